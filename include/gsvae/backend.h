@@ -1,0 +1,72 @@
+/* The backend interface: forward/backward, the update and evaluation on the backend's own
+ * memory (host for cpu, device for cuda). The training loop drives any backend through it. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "gsvae/config.h"
+#include "gsvae/data.h"
+#include "gsvae/model.h"
+
+/* Per-step sums that ride at the end of the gradient buffer, so one all-reduce carries both. */
+enum {
+  GSVAE_METRIC_RELAXED,        /* sum over samples of the relaxed loss (BCE + KL) */
+  GSVAE_METRIC_BCE,            /* ... of its BCE part */
+  GSVAE_METRIC_KL,             /* ... of KL(q || uniform) */
+  GSVAE_METRIC_UNRELAXED,      /* ... of the unrelaxed loss (0 when train.unrelaxed is off) */
+  GSVAE_METRIC_SAMPLES,        /* samples counted */
+  GSVAE_METRIC_SLOTS
+};
+
+/* One training step as the loop sees it. */
+typedef struct {
+  long step;                   /* global step, 0-based: the noise counter; Adam's t is step+1 */
+  long epoch;
+  long batch_start;            /* where the global batch starts in this epoch's order */
+  int global_count;            /* samples in the global batch */
+  int local_start, local_count;/* this rank's slice, relative to batch_start */
+  float tau;
+} gsvae_step;
+
+/* Accumulated by the backend since the last read; only finite steps add to the loss sums. */
+typedef struct {
+  double relaxed, bce, kl, unrelaxed, samples;
+  long steps;                  /* steps taken, skipped ones included */
+  long skipped;                /* steps whose loss or gradient was not finite (update skipped) */
+  long bad_streak;             /* non-finite steps in a row at the end of the interval */
+} gsvae_metric_sums;
+
+typedef struct gsvae_backend gsvae_backend;
+struct gsvae_backend {
+  const char *name;
+  /* Host copies in and out of the flat buffers (parameters, Adam's exp_avg and exp_avg_sq,
+   * each layout->param_count floats); a NULL pointer skips that buffer. */
+  void (*set_state)(gsvae_backend *backend, const float *params, const float *exp_avg, const float *exp_avg_sq);
+  void (*get_state)(gsvae_backend *backend, float *params, float *exp_avg, float *exp_avg_sq);
+  /* This epoch's order of the training set (count = training images). */
+  void (*begin_epoch)(gsvae_backend *backend, long epoch, const uint32_t *order);
+  /* Gradients of the SUM of the relaxed loss over this rank's slice, and the metric sums,
+   * into the reduce buffer (overwritten, not accumulated). */
+  void (*forward_backward)(gsvae_backend *backend, const gsvae_step *step);
+  /* The buffer the communicator all-reduces: param_count gradients then GSVAE_METRIC_SLOTS. */
+  float *(*reduce_buffer)(gsvae_backend *backend, size_t *count);
+  /* After the all-reduce: if the loss and gradients are finite, Adam with gradients divided
+   * by step->global_count; otherwise skip and count it. Adds the step to the metric sums. */
+  void (*update)(gsvae_backend *backend, const gsvae_step *step);
+  /* The sums since the last read (the only host sync of the step loop), then resets them. */
+  void (*read_metrics)(gsvae_backend *backend, gsvae_metric_sums *sums);
+  /* Unrelaxed loss of test images [start, start+count), noise (seed, EVAL, 0, index):
+   * adds sums[GSVAE_METRIC_*] (RELAXED holds the unrelaxed loss, BCE and KL its parts). */
+  void (*evaluate)(gsvae_backend *backend, int start, int count, double *sums);
+  void (*destroy)(gsvae_backend *backend);
+};
+
+/* max_local_batch: the largest slice this rank gets. */
+gsvae_backend *gsvae_cpu_backend_create(const gsvae_config *config, const gsvae_layout *layout,
+                                        const gsvae_dataset *train, const gsvae_dataset *test, int max_local_batch);
+#ifdef GSVAE_HAVE_CUDA
+/* The GPU this rank uses is picked by the caller (cudaSetDevice) before this. */
+gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae_layout *layout,
+                                         const gsvae_dataset *train, const gsvae_dataset *test, int max_local_batch);
+/* The stream the CUDA backend runs on, for the NCCL communicator. */
+void *gsvae_cuda_backend_stream(gsvae_backend *backend);
+#endif

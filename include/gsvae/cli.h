@@ -1,0 +1,9 @@
+/* The subcommands of the gsvae binary; each takes the arguments after its name and returns
+ * an exit code (GSVAE_EXIT_*). main.c holds the table. */
+#pragma once
+
+/* MPI_Init (thread level funneled) and this process's rank in gsvae_world_rank/size. */
+void gsvae_mpi_start(int *argc, char ***argv);
+
+int gsvae_cmd_train(int argc, char **argv);
+int gsvae_cmd_config(int argc, char **argv);

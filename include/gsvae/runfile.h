@@ -1,0 +1,15 @@
+/* run.h5: the resolved config (YAML text attribute), the environment, the curves appended as
+ * training goes (1-D datasets /curves/steps/<col>, /curves/epochs/<col>), the final /params. */
+#pragma once
+#include "gsvae/curves.h"
+#include "gsvae/model.h"
+
+typedef struct gsvae_runfile gsvae_runfile;
+
+/* Creates (truncating) path with the config and environment, and empty curve datasets. */
+gsvae_runfile *gsvae_runfile_create(const char *path, const char *config_yaml, int ranks, const char *backend_name);
+/* Appends the rows of `curves` that the file does not have yet, then flushes. */
+void gsvae_runfile_sync_curves(gsvae_runfile *file, const gsvae_curves *curves);
+/* Writes /params/<name> with the state_dict shapes. */
+void gsvae_runfile_write_params(gsvae_runfile *file, const gsvae_layout *layout, const float *params);
+void gsvae_runfile_close(gsvae_runfile *file);

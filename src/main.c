@@ -1,0 +1,38 @@
+/* gsvae's entry point: dispatches the subcommands listed in the table below. */
+#include <stdio.h>
+#include <string.h>
+#include "gsvae/check.h"
+#include "gsvae/cli.h"
+
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *help;
+} gsvae_command;
+
+static const gsvae_command commands[] = {
+    {"train", gsvae_cmd_train, "train a model: gsvae train [CONFIG.yaml] [key=value ...]"},
+    {"config", gsvae_cmd_config, "print the resolved config: gsvae config [CONFIG.yaml] [key=value ...] | --help"},
+};
+static const int command_count = sizeof commands / sizeof commands[0];
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: gsvae COMMAND [ARGS...]\n\ncommands:\n");
+  for (int i = 0; i < command_count; i++) fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return GSVAE_EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return GSVAE_EXIT_OK;
+  }
+  for (int i = 0; i < command_count; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);
+  fprintf(stderr, "gsvae: error: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return GSVAE_EXIT_USAGE;
+}
