@@ -1,0 +1,292 @@
+/* The training loop, written once over any backend and communicator: the data order, tau,
+ * the step, metric rows and epoch evaluation, curves into run.h5, the final parameters. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cblas.h>
+#include "gsvae/backend.h"
+#include "gsvae/check.h"
+#include "gsvae/comm.h"
+#include "gsvae/curves.h"
+#include "gsvae/fsutil.h"
+#include "gsvae/runfile.h"
+#include "gsvae/schedule.h"
+#include "gsvae/train.h"
+#ifdef GSVAE_HAVE_CUDA
+#include "gsvae/cuda.h"
+#endif
+
+typedef struct {
+  const gsvae_config *config;
+  gsvae_comm *comm;
+  gsvae_backend *backend;
+  gsvae_dataset train, test;
+  gsvae_layout layout;
+  long steps_per_epoch, total_steps;
+  int max_local_batch;
+  uint32_t *order;
+  gsvae_curves curves;
+  gsvae_runfile *runfile; /* rank 0 only */
+  bool progress_bar;      /* rank 0 writing to a terminal */
+} trainer;
+
+/* Host sums of the metric reads over a log interval or an epoch. */
+typedef struct {
+  double relaxed, bce, kl, unrelaxed, samples;
+  long steps, skipped;
+  double seconds;
+} metric_totals;
+
+static void totals_add(metric_totals *totals, const gsvae_metric_sums *sums) {
+  totals->relaxed += sums->relaxed;
+  totals->bce += sums->bce;
+  totals->kl += sums->kl;
+  totals->unrelaxed += sums->unrelaxed;
+  totals->samples += sums->samples;
+  totals->steps += sums->steps;
+  totals->skipped += sums->skipped;
+}
+
+static double totals_mean(const metric_totals *totals, double sum) {
+  return totals->samples > 0 ? sum / totals->samples : NAN;
+}
+
+/* OpenBLAS would start one thread per core in every rank; share the node's cores instead,
+ * unless the user said otherwise. */
+static void share_cores_among_local_ranks(MPI_Comm mpi) {
+  if (getenv("OPENBLAS_NUM_THREADS") || getenv("OMP_NUM_THREADS")) return;
+  MPI_Comm node;
+  int local_ranks = 1;
+  mpiCheck(MPI_Comm_split_type(mpi, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  mpiCheck(MPI_Comm_size(node, &local_ranks));
+  mpiCheck(MPI_Comm_free(&node));
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  int threads = (int)(cores / local_ranks);
+  openblas_set_num_threads(threads > 0 ? threads : 1);
+}
+
+static void open_backend(trainer *t, MPI_Comm mpi) {
+  const gsvae_config *config = t->config;
+#ifdef GSVAE_HAVE_CUDA
+  int devices = gsvae_cuda_device_count();
+  if (config->device_backend == GSVAE_DEVICE_CUDA && devices == 0)
+    gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda but no GPU is visible to this process");
+  if (config->device_backend != GSVAE_DEVICE_CPU && devices > 0) {
+    gsvae_cuda_select_device(mpi);
+    t->backend = gsvae_cuda_backend_create(config, &t->layout, &t->train, &t->test, t->max_local_batch);
+    t->comm = gsvae_nccl_comm_create(mpi, gsvae_cuda_backend_stream(t->backend));
+    return;
+  }
+#else
+  if (config->device_backend == GSVAE_DEVICE_CUDA)
+    gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda but this gsvae was built without CUDA (see README: Build)");
+#endif
+  share_cores_among_local_ranks(mpi);
+  t->backend = gsvae_cpu_backend_create(config, &t->layout, &t->train, &t->test, t->max_local_batch);
+  t->comm = gsvae_mpi_comm_create(mpi);
+}
+
+static void setup(trainer *t, const gsvae_config *config, MPI_Comm mpi) {
+  char err[GSVAE_ERR_LEN];
+  memset(t, 0, sizeof *t);
+  t->config = config;
+  if (gsvae_dataset_load_dir(config->data_dir, &t->train, &t->test, err)) gsvae_fail(GSVAE_EXIT_DATA, "%s", err);
+  if (config->data_binarize == GSVAE_BINARIZE_STATIC) {
+    gsvae_dataset_binarize_static(&t->train, config->train_seed, 0);
+    gsvae_dataset_binarize_static(&t->test, config->train_seed, 1);
+  }
+  gsvae_layout_build(&t->layout, t->train.dim, config);
+  int size;
+  mpiCheck(MPI_Comm_size(mpi, &size));
+  if (config->train_batch < size)
+    gsvae_fail(GSVAE_EXIT_USAGE, "train.batch=%d is smaller than the %d ranks: every rank needs a sample",
+               config->train_batch, size);
+  t->steps_per_epoch = (t->train.count + config->train_batch - 1) / config->train_batch;
+  t->total_steps = (long)config->train_epochs * t->steps_per_epoch;
+  if (config->train_max_steps > 0 && config->train_max_steps < t->total_steps) t->total_steps = config->train_max_steps;
+  t->max_local_batch = (config->train_batch + size - 1) / size;
+  open_backend(t, mpi);
+
+  float *params = mallocCheck(t->layout.param_count * sizeof(float));
+  float *zeros = callocCheck(t->layout.param_count, sizeof(float));
+  gsvae_params_init(&t->layout, params, config->train_seed);
+  t->backend->set_state(t->backend, params, zeros, zeros);
+  free(params);
+  free(zeros);
+  t->order = mallocCheck((size_t)t->train.count * sizeof(uint32_t));
+  gsvae_curves_init(&t->curves);
+
+  if (t->comm->rank == 0) {
+    if (gsvae_mkdir_p(config->run_dir, err)) gsvae_abort(GSVAE_EXIT_RUNTIME, "run.dir: %s", err);
+    char path[GSVAE_PATH_LEN + 16];
+    snprintf(path, sizeof path, "%s/run.h5", config->run_dir);
+    char *yaml = gsvae_config_to_yaml(config);
+    t->runfile = gsvae_runfile_create(path, yaml, t->comm->size, t->backend->name);
+    free(yaml);
+    t->progress_bar = isatty(STDOUT_FILENO);
+  }
+}
+
+/* This rank's slice of global step `step`. */
+static gsvae_step make_step(const trainer *t, long step) {
+  const gsvae_config *config = t->config;
+  gsvae_step s;
+  s.step = step;
+  s.epoch = step / t->steps_per_epoch;
+  s.batch_start = (step % t->steps_per_epoch) * config->train_batch;
+  long remaining = t->train.count - s.batch_start;
+  s.global_count = (int)(remaining < config->train_batch ? remaining : config->train_batch);
+  long rank = t->comm->rank, size = t->comm->size;
+  s.local_start = (int)(rank * s.global_count / size);
+  s.local_count = (int)((rank + 1) * s.global_count / size) - s.local_start;
+  s.tau = (float)tau_schedule_value(config, step, t->total_steps);
+  return s;
+}
+
+/* Unrelaxed loss of the whole test set, each rank evaluating its slice. */
+static double test_loss(trainer *t) {
+  double sums[GSVAE_METRIC_SLOTS] = {0};
+  long count = t->test.count, rank = t->comm->rank, size = t->comm->size;
+  int start = (int)(rank * count / size), end = (int)((rank + 1) * count / size);
+  t->backend->evaluate(t->backend, start, end - start, sums);
+  t->comm->allreduce_sum_host(t->comm, sums, GSVAE_METRIC_SLOTS);
+  return sums[GSVAE_METRIC_SAMPLES] > 0 ? sums[GSVAE_METRIC_RELAXED] / sums[GSVAE_METRIC_SAMPLES] : NAN;
+}
+
+static void clear_progress(const trainer *t) {
+  if (t->progress_bar) fputs("\r\033[K", stdout);
+}
+
+static void show_progress(const trainer *t, long steps_done, long start_step, double elapsed) {
+  static double last_shown = -1;
+  if (!t->progress_bar || elapsed - last_shown < 0.2) return;
+  last_shown = elapsed;
+  const int width = 30;
+  double fraction = (double)steps_done / t->total_steps;
+  double rate = (steps_done - start_step) / (elapsed > 0 ? elapsed : 1e-9);
+  long eta = rate > 0 ? (long)((t->total_steps - steps_done) / rate) : 0;
+  char bar[width + 1];
+  for (int i = 0; i < width; i++) bar[i] = i < (int)(fraction * width) ? '#' : '.';
+  bar[width] = '\0';
+  printf("\r[%s] %5.1f%% step %ld/%ld ETA %ld:%02ld:%02ld", bar, 100 * fraction, steps_done, t->total_steps,
+         eta / 3600, eta / 60 % 60, eta % 60);
+  fflush(stdout);
+}
+
+static void log_step_row(trainer *t, const gsvae_step *s, const metric_totals *interval) {
+  const gsvae_config *config = t->config;
+  double unrelaxed = config->train_unrelaxed ? totals_mean(interval, interval->unrelaxed) : NAN;
+  double row[GSVAE_STEP_COLUMNS];
+  row[GSVAE_STEP_STEP] = (double)(s->step + 1);
+  row[GSVAE_STEP_EPOCH] = (double)(s->epoch + 1);
+  row[GSVAE_STEP_TAU] = s->tau;
+  row[GSVAE_STEP_RELAXED] = totals_mean(interval, interval->relaxed);
+  row[GSVAE_STEP_UNRELAXED] = unrelaxed;
+  row[GSVAE_STEP_BCE] = totals_mean(interval, interval->bce);
+  row[GSVAE_STEP_KL] = totals_mean(interval, interval->kl);
+  row[GSVAE_STEP_SKIPPED] = (double)interval->skipped;
+  gsvae_curve_append(&t->curves.steps, row);
+  if (t->comm->rank != 0) return;
+  gsvae_runfile_sync_curves(t->runfile, &t->curves);
+  clear_progress(t);
+  double rate = interval->seconds > 0 ? interval->samples / interval->seconds : 0;
+  printf("step %7ld/%ld | epoch %3ld | tau %.4f | relaxed %9.3f | unrelaxed %9.3f | bce %9.3f | kl %7.3f | %8.0f samples/s%s\n",
+         s->step + 1, t->total_steps, s->epoch + 1, s->tau, row[GSVAE_STEP_RELAXED], unrelaxed, row[GSVAE_STEP_BCE],
+         row[GSVAE_STEP_KL], rate, interval->skipped ? " | skipped steps!" : "");
+  fflush(stdout);
+}
+
+static void log_epoch_row(trainer *t, long epoch, const metric_totals *totals) {
+  double row[GSVAE_EPOCH_COLUMNS];
+  row[GSVAE_EPOCH_EPOCH] = (double)(epoch + 1);
+  row[GSVAE_EPOCH_TRAIN_RELAXED] = totals_mean(totals, totals->relaxed);
+  row[GSVAE_EPOCH_TRAIN_UNRELAXED] = t->config->train_unrelaxed ? totals_mean(totals, totals->unrelaxed) : NAN;
+  row[GSVAE_EPOCH_TEST_LOSS] = test_loss(t);
+  gsvae_curve_append(&t->curves.epochs, row);
+  if (t->comm->rank != 0) return;
+  gsvae_runfile_sync_curves(t->runfile, &t->curves);
+  clear_progress(t);
+  printf("epoch %ld/%d | train relaxed %.3f | train unrelaxed %.3f | test %.3f | %.1f s\n", epoch + 1,
+         t->config->train_epochs, row[GSVAE_EPOCH_TRAIN_RELAXED], row[GSVAE_EPOCH_TRAIN_UNRELAXED],
+         row[GSVAE_EPOCH_TEST_LOSS], totals->seconds);
+  fflush(stdout);
+}
+
+static void teardown(trainer *t) {
+  if (t->runfile) gsvae_runfile_close(t->runfile);
+  t->backend->destroy(t->backend);
+  t->comm->destroy(t->comm);
+  gsvae_curves_free(&t->curves);
+  gsvae_dataset_free(&t->train);
+  gsvae_dataset_free(&t->test);
+  free(t->order);
+}
+
+int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
+  trainer t;
+  setup(&t, config, mpi);
+  if (t.comm->rank == 0)
+    printf("gsvae: %d rank(s) on %s | %d train / %d test images | %zu parameters | %ld steps of %d\n", t.comm->size,
+           t.backend->name, t.train.count, t.test.count, t.layout.param_count, t.total_steps, config->train_batch);
+  metric_totals interval = {0}, epoch_totals = {0};
+  int exit_code = GSVAE_EXIT_OK;
+  long start_step = 0;
+  double started = MPI_Wtime(), mark = started;
+  for (long step = start_step; step < t.total_steps; step++) {
+    gsvae_step s = make_step(&t, step);
+    if (s.batch_start == 0 || step == start_step) {
+      gsvae_epoch_permutation(t.order, t.train.count, config->train_seed, s.epoch);
+      t.backend->begin_epoch(t.backend, s.epoch, t.order);
+    }
+    t.backend->forward_backward(t.backend, &s);
+    size_t count;
+    float *buffer = t.backend->reduce_buffer(t.backend, &count);
+    t.comm->allreduce_sum(t.comm, buffer, count);
+    t.backend->update(t.backend, &s);
+
+    bool last = step + 1 == t.total_steps;
+    bool epoch_end = (step + 1) % t.steps_per_epoch == 0;
+    bool log_due = (step + 1) % config->run_log_every == 0 || last;
+    if (log_due || epoch_end) {
+      gsvae_metric_sums sums;
+      t.backend->read_metrics(t.backend, &sums);
+      double now = MPI_Wtime();
+      totals_add(&interval, &sums);
+      totals_add(&epoch_totals, &sums);
+      interval.seconds += now - mark;
+      epoch_totals.seconds += now - mark;
+      mark = now;
+      if (log_due) {
+        log_step_row(&t, &s, &interval);
+        memset(&interval, 0, sizeof interval);
+      }
+      if (epoch_end) {
+        log_epoch_row(&t, s.epoch, &epoch_totals);
+        memset(&epoch_totals, 0, sizeof epoch_totals);
+        mark = MPI_Wtime(); /* evaluation time is not training throughput */
+      }
+      if (sums.bad_streak >= config->train_max_bad_steps) {
+        if (t.comm->rank == 0)
+          fprintf(stderr, "gsvae: error: %ld non-finite steps in a row (train.max_bad_steps=%d): stopping\n",
+                  sums.bad_streak, config->train_max_bad_steps);
+        exit_code = GSVAE_EXIT_DIVERGED;
+        break;
+      }
+    }
+    if (t.comm->rank == 0) show_progress(&t, step + 1, start_step, MPI_Wtime() - started);
+  }
+
+  float *params = mallocCheck(t.layout.param_count * sizeof(float));
+  t.backend->get_state(t.backend, params, NULL, NULL);
+  if (t.comm->rank == 0) {
+    gsvae_runfile_write_params(t.runfile, &t.layout, params);
+    clear_progress(&t);
+    double seconds = MPI_Wtime() - started;
+    printf("gsvae: done in %.1f s; curves and parameters in %s/run.h5\n", seconds, config->run_dir);
+  }
+  free(params);
+  teardown(&t);
+  return exit_code;
+}
