@@ -1,9 +1,14 @@
 /* The subcommands of the gsvae binary; each takes the arguments after its name and returns
  * an exit code (GSVAE_EXIT_*). main.c holds the table. */
 #pragma once
+#include "gsvae/config.h"
 
 /* MPI_Init (thread level funneled) and this process's rank in gsvae_world_rank/size. */
 void gsvae_mpi_start(int *argc, char ***argv);
+
+/* Splits argv into [CONFIG.yaml] and key=value overrides and loads them (cmd_config.c);
+ * returns 0, or -1 with a message in err. */
+int gsvae_cli_load_config(int argc, char **argv, gsvae_config *config, char *err);
 
 int gsvae_cmd_train(int argc, char **argv);
 int gsvae_cmd_config(int argc, char **argv);
