@@ -1,0 +1,12 @@
+# End-to-end training: a small real dataset, rank-count equality, bad data on the CLI.
+set(GSVAE_SMALL_DATA ${CMAKE_CURRENT_BINARY_DIR}/small-fashion-mnist)
+add_test(NAME train_make_small_dataset
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/make_small_dataset.py ${GSVAE_SMALL_DATA} 500 200)
+set_tests_properties(train_make_small_dataset PROPERTIES FIXTURES_SETUP small_data)
+add_test(NAME train_ranks_agree
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/train_ranks.py ${GSVAE_BIN} ${GSVAE_MPIEXEC}
+                 ${GSVAE_SMALL_DATA} ${CMAKE_CURRENT_BINARY_DIR}/train_ranks)
+add_test(NAME train_bad_input
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/train_bad_input.sh ${GSVAE_BIN} ${GSVAE_SMALL_DATA}
+                 ${CMAKE_CURRENT_BINARY_DIR}/train_bad_input)
+set_tests_properties(train_ranks_agree train_bad_input PROPERTIES FIXTURES_REQUIRED small_data TIMEOUT 900)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Bad data given to `gsvae train` ends with a message naming the file and exit 3, never a signal.
+set -u
+gsvae=$1 data_dir=$2 work=$3
+rm -rf "$work"; mkdir -p "$work"
+failures=0
+expect() { # expect CODE WORDS -- COMMAND...
+  local code=$1 words=$2; shift 3
+  "$@" >"$work/out" 2>"$work/err"; local got=$?
+  if [ "$got" -ne "$code" ] || ! grep -qi -- "$words" "$work/err"; then
+    echo "FAIL: $* -> exit $got (want $code), stderr:"; cat "$work/err"; failures=$((failures + 1))
+  else echo "ok: exit $got: $(head -c 200 "$work/err")"; fi
+}
+base=(train.max_steps=1 run.dir="$work/run" run.resume=never)
+expect 3 "does not exist" -- "$gsvae" train data.dir="$work/nope" "${base[@]}"
+mkdir -p "$work/empty"
+expect 3 "train-images-idx3-ubyte" -- "$gsvae" train data.dir="$work/empty" "${base[@]}"
+cp -r "$data_dir" "$work/truncated"
+gzip -dc "$data_dir/train-images-idx3-ubyte.gz" | head -c 5000 | gzip > "$work/truncated/train-images-idx3-ubyte.gz"
+expect 3 "truncated" -- "$gsvae" train data.dir="$work/truncated" "${base[@]}"
+cp -r "$data_dir" "$work/magic"
+cp "$data_dir/train-labels-idx1-ubyte.gz" "$work/magic/train-images-idx3-ubyte.gz"
+expect 3 "magic" -- "$gsvae" train data.dir="$work/magic" "${base[@]}"
+cp -r "$data_dir" "$work/counts"
+cp "$data_dir/t10k-labels-idx1-ubyte.gz" "$work/counts/train-labels-idx1-ubyte.gz"
+expect 3 "train-labels-idx1-ubyte" -- "$gsvae" train data.dir="$work/counts" "${base[@]}"
+expect 2 "train.batch" -- "$gsvae" train data.dir="$data_dir" train.batch=0 "${base[@]}"
+expect 2 "did you mean" -- "$gsvae" train data.dir="$data_dir" train.bach=10 "${base[@]}"
+exit $((failures > 0))
