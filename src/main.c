@@ -13,6 +13,11 @@ typedef struct {
 static const gsvae_command commands[] = {
     {"train", gsvae_cmd_train, "train a model: gsvae train [CONFIG.yaml] [key=value ...]"},
     {"config", gsvae_cmd_config, "print the resolved config: gsvae config [CONFIG.yaml] [key=value ...] | --help"},
+    {"inspect", gsvae_cmd_inspect, "summarize a run dir, run.h5 or checkpoint: gsvae inspect PATH [--json]"},
+    {"export", gsvae_cmd_export, "curves as CSV: gsvae export PATH --csv FILE (epochs in FILE_epochs.csv)"},
+    {"sample", gsvae_cmd_sample, "decode prior samples: gsvae sample CKPT -o FILE.png [--grid 8x8] [--seed S]"},
+    {"recon", gsvae_cmd_recon, "images beside reconstructions: gsvae recon CKPT -o FILE.png [--grid 8x8] [data.dir=...]"},
+    {"eval", gsvae_cmd_eval, "-ELBO and IW bound: gsvae eval CKPT [--split test|train] [--iw K] [--count N]"},
 };
 static const int command_count = sizeof commands / sizeof commands[0];
 

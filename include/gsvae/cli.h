@@ -12,3 +12,9 @@ int gsvae_cli_load_config(int argc, char **argv, gsvae_config *config, char *err
 
 int gsvae_cmd_train(int argc, char **argv);
 int gsvae_cmd_config(int argc, char **argv);
+/* Analysis of run dirs, run.h5 files and checkpoints (cmd_inspect.c ... cmd_compare.c). */
+int gsvae_cmd_inspect(int argc, char **argv);
+int gsvae_cmd_export(int argc, char **argv);
+int gsvae_cmd_sample(int argc, char **argv);
+int gsvae_cmd_recon(int argc, char **argv);
+int gsvae_cmd_eval(int argc, char **argv);
