@@ -1,19 +1,26 @@
 /* run.h5: the config and environment written at creation, curve datasets grown as rows arrive,
- * and the final parameters under their state_dict names. */
+ * and the final parameters under their state_dict names. While training the file is in SWMR
+ * mode (readers: h5py.File(path, "r", swmr=True)), so a kill -9 leaves every flushed row
+ * readable; /params is added after leaving SWMR mode, since SWMR cannot create datasets. */
 #include <hdf5.h>
 #include <mpi.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <cblas.h>
 #include "gsvae/check.h"
+#include "gsvae/config.h"
 #include "gsvae/runfile.h"
 
 enum { CURVE_CHUNK = 1024 };
 
 struct gsvae_runfile {
+  char path[GSVAE_PATH_LEN];
   hid_t file;
+  bool swmr;
   hid_t curves[2][GSVAE_STEP_COLUMNS]; /* [0] steps, [1] epochs */
   int column_count[2];
   hsize_t rows_in_file[2];
@@ -90,6 +97,7 @@ static void create_curve_table(gsvae_runfile *run, int t, hid_t curves_group, co
 
 gsvae_runfile *gsvae_runfile_create(const char *path, const char *config_yaml, int ranks, const char *backend_name) {
   gsvae_runfile *run = callocCheck(1, sizeof *run);
+  snprintf(run->path, sizeof run->path, "%s", path);
   /* v1.10 format: SWMR readers can be allowed later without changing the layout */
   hid_t access = h5Check(H5Pcreate(H5P_FILE_ACCESS));
   h5Check(H5Pset_libver_bounds(access, H5F_LIBVER_V110, H5F_LIBVER_LATEST));
@@ -106,7 +114,8 @@ gsvae_runfile *gsvae_runfile_create(const char *path, const char *config_yaml, i
   create_curve_table(run, 1, curves_group, &columns.epochs);
   h5Check(H5Gclose(curves_group));
   gsvae_curves_free(&columns);
-  h5Check(H5Fflush(run->file, H5F_SCOPE_LOCAL));
+  h5Check(H5Fstart_swmr_write(run->file));
+  run->swmr = true;
   return run;
 }
 
@@ -139,7 +148,33 @@ void gsvae_runfile_sync_curves(gsvae_runfile *run, const gsvae_curves *curves) {
   h5Check(H5Fflush(run->file, H5F_SCOPE_LOCAL));
 }
 
+/* Closes and reopens the file outside SWMR mode, so that datasets can be created. */
+static void leave_swmr(gsvae_runfile *run) {
+  if (!run->swmr) return;
+  const gsvae_curve_table *tables[2];
+  gsvae_curves columns;
+  gsvae_curves_init(&columns);
+  tables[0] = &columns.steps;
+  tables[1] = &columns.epochs;
+  for (int t = 0; t < 2; t++)
+    for (int c = 0; c < run->column_count[t]; c++) h5Check(H5Dclose(run->curves[t][c]));
+  h5Check(H5Fclose(run->file));
+  hid_t access = h5Check(H5Pcreate(H5P_FILE_ACCESS));
+  h5Check(H5Pset_libver_bounds(access, H5F_LIBVER_V110, H5F_LIBVER_LATEST));
+  run->file = h5Check(H5Fopen(run->path, H5F_ACC_RDWR, access));
+  h5Check(H5Pclose(access));
+  for (int t = 0; t < 2; t++)
+    for (int c = 0; c < run->column_count[t]; c++) {
+      char name[96];
+      snprintf(name, sizeof name, "curves/%s/%s", tables[t]->group, tables[t]->names[c]);
+      run->curves[t][c] = h5Check(H5Dopen2(run->file, name, H5P_DEFAULT));
+    }
+  gsvae_curves_free(&columns);
+  run->swmr = false;
+}
+
 void gsvae_runfile_write_params(gsvae_runfile *run, const gsvae_layout *layout, const float *params) {
+  leave_swmr(run);
   hid_t group = h5Check(H5Lexists(run->file, "params", H5P_DEFAULT))
                     ? h5Check(H5Gopen2(run->file, "params", H5P_DEFAULT))
                     : h5Check(H5Gcreate2(run->file, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
@@ -165,4 +200,16 @@ void gsvae_runfile_close(gsvae_runfile *run) {
     for (int c = 0; c < run->column_count[t]; c++) h5Check(H5Dclose(run->curves[t][c]));
   h5Check(H5Fclose(run->file));
   free(run);
+}
+
+void gsvae_curves_h5_write(hid_t file, const gsvae_curves *curves) {
+  gsvae_runfile run = {.file = file};
+  hid_t curves_group = h5Check(H5Gcreate2(file, "curves", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  create_curve_table(&run, 0, curves_group, &curves->steps);
+  create_curve_table(&run, 1, curves_group, &curves->epochs);
+  h5Check(H5Gclose(curves_group));
+  sync_table(&run, 0, &curves->steps);
+  sync_table(&run, 1, &curves->epochs);
+  for (int t = 0; t < 2; t++)
+    for (int c = 0; c < run.column_count[t]; c++) h5Check(H5Dclose(run.curves[t][c]));
 }

@@ -1,6 +1,7 @@
 /* run.h5: the resolved config (YAML text attribute), the environment, the curves appended as
  * training goes (1-D datasets /curves/steps/<col>, /curves/epochs/<col>), the final /params. */
 #pragma once
+#include <hdf5.h>
 #include "gsvae/curves.h"
 #include "gsvae/model.h"
 
@@ -17,3 +18,6 @@ void gsvae_runfile_sync_curves(gsvae_runfile *file, const gsvae_curves *curves);
 /* Writes /params/<name> with the state_dict shapes. */
 void gsvae_runfile_write_params(gsvae_runfile *file, const gsvae_layout *layout, const float *params);
 void gsvae_runfile_close(gsvae_runfile *file);
+/* Writes /curves/steps/<col> and /curves/epochs/<col> of `curves` into an open file (the
+ * checkpoint writer shares run.h5's layout this way). */
+void gsvae_curves_h5_write(hid_t file, const gsvae_curves *curves);
