@@ -26,13 +26,13 @@ static uint32_t read_be32(const uint8_t *bytes) {
 static int check_header(const uint8_t *bytes, size_t length, const char *name, uint32_t magic, size_t header,
                         const char *what, char *err) {
   if (length < 4)
-    return gsvae_errorf(err, "%s: header cut short: the file has %zu bytes, expected a %zu-byte IDX header (%s)",
+    return gsvae_errorf(err, "%s: header cut short: the file has %zu bytes, expected an IDX header of %zu bytes (%s)",
                         name, length, header, what);
   uint32_t found = read_be32(bytes);
   if (found != magic)
     return gsvae_errorf(err, "%s: bad magic 0x%08x, expected 0x%08x (%s)", name, found, magic, what);
   if (length < header)
-    return gsvae_errorf(err, "%s: header cut short: the file has %zu bytes, expected a %zu-byte IDX header (%s)",
+    return gsvae_errorf(err, "%s: header cut short: the file has %zu bytes, expected an IDX header of %zu bytes (%s)",
                         name, length, header, what);
   return 0;
 }
@@ -116,6 +116,9 @@ static int read_file(const char *path, uint8_t **bytes, size_t *length, char *er
     /* a gzip stream cut short reads as a clean end but leaves Z_BUF_ERROR behind */
     int code;
     const char *message = gzerror(gz, &code);
+    size_t path_length = strlen(path); /* zlib's message starts with the path too */
+    if (strncmp(message, path, path_length) == 0 && strncmp(message + path_length, ": ", 2) == 0)
+      message += path_length + 2;
     if (code != Z_OK) {
       if (gzdirect(gz)) gsvae_errorf(err, "%s: read error: %s", path, message);
       else gsvae_errorf(err, "%s: corrupt gzip stream: %s", path, message);
