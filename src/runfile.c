@@ -98,7 +98,7 @@ static void create_curve_table(gsvae_runfile *run, int t, hid_t curves_group, co
 gsvae_runfile *gsvae_runfile_create(const char *path, const char *config_yaml, int ranks, const char *backend_name) {
   gsvae_runfile *run = callocCheck(1, sizeof *run);
   snprintf(run->path, sizeof run->path, "%s", path);
-  /* v1.10 format: SWMR readers can be allowed later without changing the layout */
+  /* v1.10 format: what SWMR needs */
   hid_t access = h5Check(H5Pcreate(H5P_FILE_ACCESS));
   h5Check(H5Pset_libver_bounds(access, H5F_LIBVER_V110, H5F_LIBVER_LATEST));
   run->file = h5Check(H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, access));

@@ -70,6 +70,9 @@ with h5py.File(path, "r") as f:
         offset += count
     print("params:", ", ".join(f"{name} {f['params'][name].shape}" for name, _ in want_shapes[:2]), "...")
 
+with h5py.File(path, "r", swmr=True) as f:  # readers follow a training run this way
+    check(f["curves/steps/step"].shape == (6,), "SWMR reader sees a different steps length")
+
 for message in failures:
     print("FAIL", message)
 sys.exit(1 if failures else 0)
