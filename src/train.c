@@ -1,5 +1,6 @@
 /* The training loop, written once over any backend and communicator: the data order, tau,
- * the step, metric rows and epoch evaluation, curves into run.h5, the final parameters. */
+ * the step, metric rows and epoch evaluation, curves into run.h5, the final parameters;
+ * checkpoints, resume, stop signals and the non-finite streak. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,11 +9,13 @@
 #include <cblas.h>
 #include "gsvae/backend.h"
 #include "gsvae/check.h"
+#include "gsvae/ckpt.h"
 #include "gsvae/comm.h"
 #include "gsvae/curves.h"
 #include "gsvae/fsutil.h"
 #include "gsvae/runfile.h"
 #include "gsvae/schedule.h"
+#include "gsvae/signals.h"
 #include "gsvae/train.h"
 #ifdef GSVAE_HAVE_CUDA
 #include "gsvae/cuda.h"
@@ -29,6 +32,9 @@ typedef struct {
   uint32_t *order;
   gsvae_curves curves;
   gsvae_runfile *runfile; /* rank 0 only */
+  char *config_yaml;
+  long start_step;        /* 0, or the step of the checkpoint resumed from */
+  long bad_streak;        /* non-finite steps in a row, as of the last metric read */
   bool progress_bar;      /* rank 0 writing to a terminal */
 } trainer;
 
@@ -47,6 +53,28 @@ static void totals_add(metric_totals *totals, const gsvae_metric_sums *sums) {
   totals->samples += sums->samples;
   totals->steps += sums->steps;
   totals->skipped += sums->skipped;
+}
+
+/* The sums a checkpoint carries, so that a log interval or an epoch cut by it continues. */
+static void totals_to_sums(const metric_totals *totals, double *sums) {
+  sums[GSVAE_SUM_RELAXED] = totals->relaxed;
+  sums[GSVAE_SUM_BCE] = totals->bce;
+  sums[GSVAE_SUM_KL] = totals->kl;
+  sums[GSVAE_SUM_UNRELAXED] = totals->unrelaxed;
+  sums[GSVAE_SUM_SAMPLES] = totals->samples;
+  sums[GSVAE_SUM_STEPS] = (double)totals->steps;
+  sums[GSVAE_SUM_SKIPPED] = (double)totals->skipped;
+}
+
+static void totals_from_sums(metric_totals *totals, const double *sums) {
+  memset(totals, 0, sizeof *totals);
+  totals->relaxed = sums[GSVAE_SUM_RELAXED];
+  totals->bce = sums[GSVAE_SUM_BCE];
+  totals->kl = sums[GSVAE_SUM_KL];
+  totals->unrelaxed = sums[GSVAE_SUM_UNRELAXED];
+  totals->samples = sums[GSVAE_SUM_SAMPLES];
+  totals->steps = (long)sums[GSVAE_SUM_STEPS];
+  totals->skipped = (long)sums[GSVAE_SUM_SKIPPED];
 }
 
 static double totals_mean(const metric_totals *totals, double sum) {
@@ -109,24 +137,145 @@ static void setup(trainer *t, const gsvae_config *config, MPI_Comm mpi) {
   t->max_local_batch = (config->train_batch + size - 1) / size;
   open_backend(t, mpi);
 
-  float *params = mallocCheck(t->layout.param_count * sizeof(float));
-  float *zeros = callocCheck(t->layout.param_count, sizeof(float));
-  gsvae_params_init(&t->layout, params, config->train_seed);
-  t->backend->set_state(t->backend, params, zeros, zeros);
-  free(params);
-  free(zeros);
   t->order = mallocCheck((size_t)t->train.count * sizeof(uint32_t));
   gsvae_curves_init(&t->curves);
+  t->config_yaml = gsvae_config_to_yaml(config);
+}
 
+/* Rank 0's choice of checkpoint by run.resume: 1 and *ckpt loaded, 0 for a fresh run, or -1
+ * with the reason in err. Invalid checkpoints are named and skipped for older ones. */
+static int pick_checkpoint(trainer *t, gsvae_checkpoint *ckpt, char *err) {
+  const gsvae_config *config = t->config;
+  if (strcmp(config->run_resume, "auto") != 0 && strcmp(config->run_resume, "never") != 0) {
+    char why[GSVAE_ERR_LEN];
+    if (gsvae_ckpt_load(config->run_resume, config, &t->layout, ckpt, why))
+      return gsvae_errorf(err, "run.resume: %s", why);
+    return 1;
+  }
+  long *steps;
+  int count = gsvae_ckpt_list(config->run_dir, &steps, err);
+  if (count < 0) return -1;
+  char run_path[GSVAE_PATH_LEN + 16];
+  snprintf(run_path, sizeof run_path, "%s/run.h5", config->run_dir);
+  int status = 0;
+  if (!strcmp(config->run_resume, "never")) {
+    if (count > 0 || access(run_path, F_OK) == 0)
+      status = gsvae_errorf(err, "run.dir=%s already holds a run (%s) and run.resume=never: pick a new run.dir, "
+                            "or resume it with run.resume=auto", config->run_dir,
+                            count > 0 ? "checkpoints in ckpt/" : "run.h5");
+    free(steps);
+    return status;
+  }
+  for (int i = 0; i < count && status == 0; i++) {
+    char path[GSVAE_PATH_LEN + 32], why[GSVAE_ERR_LEN];
+    gsvae_ckpt_path(path, config->run_dir, steps[i]);
+    if (gsvae_ckpt_load(path, config, &t->layout, ckpt, why) == 0) {
+      status = 1;
+    } else {
+      fprintf(stderr, "gsvae: warning: skipping an invalid checkpoint: %s\n", why);
+      if (i + 1 == count)
+        status = gsvae_errorf(err, "none of the %d checkpoint(s) in %s/ckpt is valid (see the warnings above); move "
+                              "them away to start afresh", count, config->run_dir);
+    }
+  }
+  free(steps);
+  return status;
+}
+
+static void broadcast_floats(float *buffer, size_t count, MPI_Comm mpi) {
+  const size_t chunk = (size_t)1 << 30; /* MPI counts are int */
+  for (size_t offset = 0; offset < count; offset += chunk)
+    mpiCheck(MPI_Bcast(buffer + offset, (int)(count - offset < chunk ? count - offset : chunk), MPI_FLOAT, 0, mpi));
+}
+
+/* Sets the backend's state, fresh or from a checkpoint, and opens run.h5 with the curves so
+ * far. Only rank 0 reads the file and broadcasts it: one reader per run instead of one per
+ * rank on a shared file system, and every rank surely starts from the same bytes even if the
+ * directory changes meanwhile. The other ranks keep no curves (only rank 0 writes them). */
+static void restore(trainer *t, metric_totals *interval, metric_totals *epoch_totals) {
+  const gsvae_config *config = t->config;
+  char err[GSVAE_ERR_LEN] = "";
+  gsvae_checkpoint ckpt;
+  memset(&ckpt, 0, sizeof ckpt);
+  int status = 0;
   if (t->comm->rank == 0) {
     if (gsvae_mkdir_p(config->run_dir, err)) gsvae_abort(GSVAE_EXIT_RUNTIME, "run.dir: %s", err);
+    gsvae_ckpt_remove_temporaries(config->run_dir);
+    status = pick_checkpoint(t, &ckpt, err);
+  }
+  mpiCheck(MPI_Bcast(&status, 1, MPI_INT, 0, t->comm->mpi));
+  if (status < 0) gsvae_fail(GSVAE_EXIT_CHECKPOINT, "%s", err);
+  size_t n = t->layout.param_count;
+  if (status == 1) {
+    if (t->comm->rank != 0) {
+      ckpt.params = mallocCheck(n * sizeof(float));
+      ckpt.exp_avg = mallocCheck(n * sizeof(float));
+      ckpt.exp_avg_sq = mallocCheck(n * sizeof(float));
+    }
+    mpiCheck(MPI_Bcast(&ckpt.step, 1, MPI_LONG, 0, t->comm->mpi));
+    mpiCheck(MPI_Bcast(ckpt.interval_sums, GSVAE_SUM_COUNT, MPI_DOUBLE, 0, t->comm->mpi));
+    mpiCheck(MPI_Bcast(ckpt.epoch_sums, GSVAE_SUM_COUNT, MPI_DOUBLE, 0, t->comm->mpi));
+    broadcast_floats(ckpt.params, n, t->comm->mpi);
+    broadcast_floats(ckpt.exp_avg, n, t->comm->mpi);
+    broadcast_floats(ckpt.exp_avg_sq, n, t->comm->mpi);
+    t->backend->set_state(t->backend, ckpt.params, ckpt.exp_avg, ckpt.exp_avg_sq);
+    t->start_step = ckpt.step;
+    totals_from_sums(interval, ckpt.interval_sums);
+    totals_from_sums(epoch_totals, ckpt.epoch_sums);
+    if (t->comm->rank == 0) {
+      gsvae_curves_free(&t->curves);
+      t->curves = ckpt.curves; /* the curves now end at the checkpoint's rows */
+      gsvae_curves_init(&ckpt.curves);
+      printf("gsvae: resuming from %s/ckpt/step_%08ld.h5\n", config->run_dir, ckpt.step);
+    }
+    gsvae_ckpt_free(&ckpt);
+  } else {
+    float *params = mallocCheck(n * sizeof(float));
+    float *zeros = callocCheck(n, sizeof(float));
+    gsvae_params_init(&t->layout, params, config->train_seed);
+    t->backend->set_state(t->backend, params, zeros, zeros);
+    free(params);
+    free(zeros);
+  }
+  if (t->comm->rank == 0) {
+    /* Recreated from the checkpoint's curves: rows past it are dropped, none are missing. */
     char path[GSVAE_PATH_LEN + 16];
     snprintf(path, sizeof path, "%s/run.h5", config->run_dir);
-    char *yaml = gsvae_config_to_yaml(config);
-    t->runfile = gsvae_runfile_create(path, yaml, t->comm->size, t->backend->name);
-    free(yaml);
+    t->runfile = gsvae_runfile_create(path, t->config_yaml, t->comm->size, t->backend->name);
+    gsvae_runfile_sync_curves(t->runfile, &t->curves);
     t->progress_bar = isatty(STDOUT_FILENO);
   }
+}
+
+/* Rank 0 writes the checkpoint of `steps_done` completed steps and prunes old ones. */
+static void write_checkpoint(trainer *t, long steps_done, double tau, const metric_totals *interval,
+                             const metric_totals *epoch_totals) {
+  if (t->comm->rank != 0) return;
+  const gsvae_config *config = t->config;
+  size_t n = t->layout.param_count;
+  gsvae_checkpoint ckpt = {.step = steps_done, .epoch = steps_done / t->steps_per_epoch, .tau = tau,
+                           .seed = config->train_seed, .curves = t->curves};
+  ckpt.params = mallocCheck(n * sizeof(float));
+  ckpt.exp_avg = mallocCheck(n * sizeof(float));
+  ckpt.exp_avg_sq = mallocCheck(n * sizeof(float));
+  t->backend->get_state(t->backend, ckpt.params, ckpt.exp_avg, ckpt.exp_avg_sq);
+  totals_to_sums(interval, ckpt.interval_sums);
+  totals_to_sums(epoch_totals, ckpt.epoch_sums);
+  char err[GSVAE_ERR_LEN];
+  if (gsvae_ckpt_write(config->run_dir, &ckpt, &t->layout, t->config_yaml, err))
+    gsvae_abort(GSVAE_EXIT_RUNTIME, "writing the checkpoint of step %ld: %s", steps_done, err);
+  free(ckpt.params);
+  free(ckpt.exp_avg);
+  free(ckpt.exp_avg_sq);
+  long keep_every = config->run_keep_every * (config->run_ckpt_every > 0 ? config->run_ckpt_every : t->steps_per_epoch);
+  gsvae_ckpt_prune(config->run_dir, config->run_keep, keep_every);
+}
+
+/* The stop signal any rank received, agreed on by all at this step boundary. */
+static int agreed_stop_signal(const trainer *t) {
+  int received = gsvae_signal_received();
+  if (t->comm->size > 1) mpiCheck(MPI_Allreduce(MPI_IN_PLACE, &received, 1, MPI_INT, MPI_MAX, t->comm->mpi));
+  return received;
 }
 
 /* This rank's slice of global step `step`. */
@@ -219,6 +368,7 @@ static void teardown(trainer *t) {
   t->backend->destroy(t->backend);
   t->comm->destroy(t->comm);
   gsvae_curves_free(&t->curves);
+  free(t->config_yaml);
   gsvae_dataset_free(&t->train);
   gsvae_dataset_free(&t->test);
   free(t->order);
@@ -226,13 +376,15 @@ static void teardown(trainer *t) {
 
 int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
   trainer t;
+  gsvae_signals_install();
   setup(&t, config, mpi);
+  metric_totals interval = {0}, epoch_totals = {0};
+  restore(&t, &interval, &epoch_totals);
   if (t.comm->rank == 0)
     printf("gsvae: %d rank(s) on %s | %d train / %d test images | %zu parameters | %ld steps of %d\n", t.comm->size,
            t.backend->name, t.train.count, t.test.count, t.layout.param_count, t.total_steps, config->train_batch);
-  metric_totals interval = {0}, epoch_totals = {0};
   int exit_code = GSVAE_EXIT_OK;
-  long start_step = 0;
+  long start_step = t.start_step;
   double started = MPI_Wtime(), mark = started;
   for (long step = start_step; step < t.total_steps; step++) {
     gsvae_step s = make_step(&t, step);
@@ -249,7 +401,9 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
     bool last = step + 1 == t.total_steps;
     bool epoch_end = (step + 1) % t.steps_per_epoch == 0;
     bool log_due = (step + 1) % config->run_log_every == 0 || last;
-    if (log_due || epoch_end) {
+    int stop_signal = agreed_stop_signal(&t);
+    bool ckpt_due = last || epoch_end || stop_signal || (config->run_ckpt_every > 0 && (step + 1) % config->run_ckpt_every == 0);
+    if (log_due || epoch_end || ckpt_due) {
       gsvae_metric_sums sums;
       t.backend->read_metrics(t.backend, &sums);
       double now = MPI_Wtime();
@@ -258,6 +412,8 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
       interval.seconds += now - mark;
       epoch_totals.seconds += now - mark;
       mark = now;
+      /* Whether the backend's streak spans reads or not, a wholly bad interval extends ours. */
+      t.bad_streak = sums.steps > 0 && sums.bad_streak == sums.steps ? t.bad_streak + sums.bad_streak : sums.bad_streak;
       if (log_due) {
         log_step_row(&t, &s, &interval);
         memset(&interval, 0, sizeof interval);
@@ -267,13 +423,29 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
         memset(&epoch_totals, 0, sizeof epoch_totals);
         mark = MPI_Wtime(); /* evaluation time is not training throughput */
       }
-      if (sums.bad_streak >= config->train_max_bad_steps) {
+      if (t.bad_streak >= config->train_max_bad_steps) {
         if (t.comm->rank == 0)
-          fprintf(stderr, "gsvae: error: %ld non-finite steps in a row (train.max_bad_steps=%d): stopping\n",
-                  sums.bad_streak, config->train_max_bad_steps);
+          fprintf(stderr, "\ngsvae: error: %ld non-finite steps in a row (train.max_bad_steps=%d): stopping; the "
+                  "checkpoints in %s/ckpt are from before the streak\n", t.bad_streak, config->train_max_bad_steps,
+                  config->run_dir);
         exit_code = GSVAE_EXIT_DIVERGED;
         break;
       }
+      /* A checkpoint in a non-finite streak could hold a state that only diverges. */
+      if (ckpt_due && t.bad_streak > 0 && t.comm->rank == 0)
+        fprintf(stderr, "\ngsvae: warning: no checkpoint at step %ld: %ld non-finite step(s) in a row\n", step + 1,
+                t.bad_streak);
+      else if (ckpt_due)
+        write_checkpoint(&t, step + 1, s.tau, &interval, &epoch_totals);
+    }
+    if (stop_signal) {
+      if (t.comm->rank == 0) {
+        clear_progress(&t);
+        fprintf(stderr, "gsvae: stopped by signal %d after step %ld; resume with run.resume=auto\n", stop_signal,
+                step + 1);
+      }
+      exit_code = GSVAE_EXIT_INTERRUPTED;
+      break;
     }
     if (t.comm->rank == 0) show_progress(&t, step + 1, start_step, MPI_Wtime() - started);
   }
@@ -284,7 +456,8 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
     gsvae_runfile_write_params(t.runfile, &t.layout, params);
     clear_progress(&t);
     double seconds = MPI_Wtime() - started;
-    printf("gsvae: done in %.1f s; curves and parameters in %s/run.h5\n", seconds, config->run_dir);
+    if (exit_code == GSVAE_EXIT_OK)
+      printf("gsvae: done in %.1f s; curves and parameters in %s/run.h5\n", seconds, config->run_dir);
   }
   free(params);
   teardown(&t);
