@@ -1,0 +1,8 @@
+# The config module: unit tests (defaults, YAML forms, round trip, error messages, any bytes)
+# and `gsvae config` on the command line.
+add_executable(config_test ${CMAKE_CURRENT_SOURCE_DIR}/config_test.c)
+target_link_libraries(config_test PRIVATE gsvae_lib)
+add_test(NAME config_unit COMMAND config_test ${CMAKE_CURRENT_BINARY_DIR})
+add_test(NAME config_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/config_cli.sh ${GSVAE_BIN} ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/config_cli)
