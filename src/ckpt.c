@@ -154,10 +154,9 @@ static char *read_string_attribute(hid_t file, const char *name, const char *fil
   if (type < 0 || space < 0 || H5Tget_class(type) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1) {
     gsvae_errorf(err, "%s: attribute '%s' is not a string", file_name, name);
   } else if (H5Tis_variable_str(type) > 0) {
-    hid_t memory_type = H5Tcopy(H5T_C_S1);
+    hid_t memory_type = H5Tcopy(type); /* HDF5 converts no character sets: read as stored */
     char *vlen = NULL;
-    if (memory_type >= 0 && H5Tset_size(memory_type, H5T_VARIABLE) >= 0 &&
-        H5Aread(attribute, memory_type, &vlen) >= 0 && vlen) {
+    if (memory_type >= 0 && H5Aread(attribute, memory_type, &vlen) >= 0 && vlen) {
       text = mallocCheck(strlen(vlen) + 1);
       strcpy(text, vlen);
       H5free_memory(vlen);

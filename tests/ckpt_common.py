@@ -1,0 +1,72 @@
+"""Shared by the checkpoint tests: running gsvae on the small dataset and reading what it wrote."""
+import os, shutil, subprocess, sys
+import h5py
+import numpy as np
+
+GSVAE, MPIEXEC, DATA_DIR, WORK = sys.argv[1:5]
+MPI_FLAGS = ["--allow-run-as-root", "--oversubscribe"]
+# 500 images / batch 50 = 10 steps an epoch; log and checkpoint intervals that cut log intervals
+# and epochs in two, so the carried metric sums matter.
+SMALL = [f"data.dir={DATA_DIR}", "train.batch=50", "model.hidden=64,32", "model.latents=8", "model.categories=4",
+         "train.seed=11", "tau.schedule=exp", "tau.rate=0.01", "tau.every=3", "run.log_every=3",
+         "run.ckpt_every=7", "run.keep=100", "train.epochs=4"]
+
+
+def fresh_dir(name):
+    path = os.path.join(WORK, name)
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
+def command(run_dir, overrides, ranks=1):
+    args = [GSVAE, "train", *SMALL, *overrides, f"run.dir={run_dir}"]
+    return [MPIEXEC, *MPI_FLAGS, "-np", str(ranks), *args] if ranks > 1 else args
+
+
+def train(run_dir, overrides=(), ranks=1, expect=0):
+    result = subprocess.run(command(run_dir, overrides, ranks), capture_output=True, text=True, timeout=600)
+    if result.returncode != expect:
+        sys.exit(f"gsvae train {' '.join(overrides)} in {run_dir} on {ranks} rank(s) exited {result.returncode}, "
+                 f"expected {expect}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def read_tree(path, groups=("params", "optimizer/exp_avg", "optimizer/exp_avg_sq", "curves/steps", "curves/epochs")):
+    """Every dataset under `groups` as {group/name: array}."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        for group in groups:
+            if group in f:
+                for name, dataset in f[group].items():
+                    out[f"{group}/{name}"] = dataset[:]
+    return out
+
+
+def checkpoints(run_dir):
+    ckpt = os.path.join(run_dir, "ckpt")
+    return sorted(n for n in os.listdir(ckpt) if n.startswith("step_")) if os.path.isdir(ckpt) else []
+
+
+def checkpoint_step(name):
+    return int(name[len("step_"):-len(".h5")])
+
+
+def compare(a, b, what, tolerance=0.0):
+    """Messages for every dataset that differs (bytewise when tolerance is 0)."""
+    problems = []
+    if sorted(a) != sorted(b):
+        problems.append(f"{what}: datasets differ: {sorted(set(a) ^ set(b))}")
+    for key in sorted(set(a) & set(b)):
+        x, y = a[key], b[key]
+        if x.shape != y.shape:
+            problems.append(f"{what}: {key} shapes {x.shape} vs {y.shape}")
+        elif tolerance == 0.0:
+            if x.tobytes() != y.tobytes():
+                problems.append(f"{what}: {key} differs (max abs {np.nanmax(np.abs(x - y)):.3g})")
+        else:
+            x64, y64 = x.astype(np.float64), y.astype(np.float64)
+            scale = max(np.linalg.norm(np.nan_to_num(y64)), 1e-30)
+            error = np.linalg.norm(np.nan_to_num(x64 - y64)) / scale
+            if not error <= tolerance or not np.array_equal(np.isnan(x64), np.isnan(y64)):
+                problems.append(f"{what}: {key} relative difference {error:.2e} > {tolerance}")
+    return problems
