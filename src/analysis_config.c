@@ -17,8 +17,7 @@ static void append_scalar_text(char *out, size_t size, const yaml_node_t *node) 
   snprintf(out + used, size - used, "%.*s", (int)node->data.scalar.length, (const char *)node->data.scalar.value);
 }
 
-/* A sequence of scalars (model.hidden) renders as [a, b] so it stays one entry. */
-static void render_value(yaml_document_t *doc, yaml_node_t *node, char *out, size_t size) {
+void gsvae_yaml_render_value(yaml_document_t *doc, yaml_node_t *node, char *out, size_t size) {
   out[0] = '\0';
   if (node->type == YAML_SCALAR_NODE) {
     append_scalar_text(out, size, node);
@@ -53,27 +52,35 @@ static void flatten(yaml_document_t *doc, yaml_node_t *mapping, const char *pref
     }
     gsvae_config_entry *entry = &list->entries[list->count++];
     snprintf(entry->key, sizeof entry->key, "%s", dotted);
-    render_value(doc, value, entry->value, sizeof entry->value);
+    gsvae_yaml_render_value(doc, value, entry->value, sizeof entry->value);
   }
+}
+
+int gsvae_yaml_mapping_entries(yaml_document_t *doc, yaml_node_t *mapping, gsvae_config_entry **entries) {
+  entry_list list = {0};
+  flatten(doc, mapping, "", &list);
+  *entries = list.entries ? list.entries : callocCheck(1, sizeof **entries);
+  return list.count;
 }
 
 int gsvae_config_entries(const gsvae_config *config, gsvae_config_entry **entries) {
   char *yaml = gsvae_config_to_yaml(config);
   yaml_parser_t parser;
   yaml_document_t doc;
-  entry_list list = {0};
+  int count = 0;
+  *entries = NULL;
   if (!yaml_parser_initialize(&parser)) gsvae_abort(GSVAE_EXIT_RUNTIME, "libyaml: cannot initialize a parser");
   yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, strlen(yaml));
   /* The text is our own emitter's: failing to parse it back is a bug, not bad input. */
   if (!yaml_parser_load(&parser, &doc))
     gsvae_abort(GSVAE_EXIT_RUNTIME, "cannot parse the resolved config back: %s", parser.problem);
   yaml_node_t *root = yaml_document_get_root_node(&doc);
-  if (root && root->type == YAML_MAPPING_NODE) flatten(&doc, root, "", &list);
+  if (root && root->type == YAML_MAPPING_NODE) count = gsvae_yaml_mapping_entries(&doc, root, entries);
+  else *entries = callocCheck(1, sizeof **entries);
   yaml_document_delete(&doc);
   yaml_parser_delete(&parser);
   free(yaml);
-  *entries = list.entries ? list.entries : callocCheck(1, sizeof **entries);
-  return list.count;
+  return count;
 }
 
 static bool describes_location(const char *key) { return !strcmp(key, "run.dir") || !strcmp(key, "run.resume"); }

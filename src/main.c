@@ -18,6 +18,9 @@ static const gsvae_command commands[] = {
     {"sample", gsvae_cmd_sample, "decode prior samples: gsvae sample CKPT -o FILE.png [--grid 8x8] [--seed S]"},
     {"recon", gsvae_cmd_recon, "images beside reconstructions: gsvae recon CKPT -o FILE.png [--grid 8x8] [data.dir=...]"},
     {"eval", gsvae_cmd_eval, "-ELBO and IW bound: gsvae eval CKPT [--split test|train] [--iw K] [--count N]"},
+    {"plot", gsvae_cmd_plot, "curves of runs in one picture: gsvae plot PATH... -o FILE.png|FILE.svg"},
+    {"sweep", gsvae_cmd_sweep, "train a grid under one mpirun: gsvae sweep SWEEP.yaml [--point I | --list] [key=value ...]"},
+    {"compare", gsvae_cmd_compare, "a sweep's runs by test loss: gsvae compare DIR [-o FILE.png]"},
 };
 static const int command_count = sizeof commands / sizeof commands[0];
 

@@ -3,6 +3,7 @@
  * entries; the data a run trained on; sample grids as PNG; curves as a plot. */
 #pragma once
 #include <stdbool.h>
+#include <yaml.h>
 #include "gsvae/config.h"
 #include "gsvae/curves.h"
 #include "gsvae/data.h"
@@ -41,6 +42,11 @@ typedef struct {
 } gsvae_config_entry;
 /* Returns the count and a malloc'd array in *entries. */
 int gsvae_config_entries(const gsvae_config *config, gsvae_config_entry **entries);
+/* The same for a mapping of a loaded YAML document (nested mappings joined with dots); the
+ * sweep file's inline base config. */
+int gsvae_yaml_mapping_entries(yaml_document_t *doc, yaml_node_t *mapping, gsvae_config_entry **entries);
+/* A scalar as its text, a sequence of scalars (model.hidden) as "[a, b]"; else "". */
+void gsvae_yaml_render_value(yaml_document_t *doc, yaml_node_t *node, char *out, size_t size);
 /* Names each run by the keys whose values differ between the runs (run.dir and run.resume
  * left out): "tau.rate=1e-4 train.estimator=st"; a lone run, or runs that differ only in
  * their directory, are named by their directory. labels[i] holds `size` chars. */

@@ -18,3 +18,7 @@ int gsvae_cmd_export(int argc, char **argv);
 int gsvae_cmd_sample(int argc, char **argv);
 int gsvae_cmd_recon(int argc, char **argv);
 int gsvae_cmd_eval(int argc, char **argv);
+int gsvae_cmd_plot(int argc, char **argv);
+int gsvae_cmd_compare(int argc, char **argv);
+/* A grid of configs trained under one mpirun, the world split into groups (cmd_sweep.c). */
+int gsvae_cmd_sweep(int argc, char **argv);
