@@ -1,0 +1,89 @@
+/* The CUDA/cuBLAS/NCCL check helpers, the polling stream wait with its watchdog, and the
+ * device count and per-rank device choice the training loop calls. */
+#include <time.h>
+#include "gsvae/cuda.h"
+#include "cuda_util.h"
+
+void gsvae_cuda_check(cudaError_t status, const char *call, const char *file, int line) {
+  if (status == cudaSuccess) return;
+  gsvae_abort(GSVAE_EXIT_RUNTIME, "%s:%d: CUDA call %s failed: %s (%s)", file, line, call, cudaGetErrorString(status),
+              cudaGetErrorName(status));
+}
+
+void gsvae_cublas_check(cublasStatus_t status, const char *call, const char *file, int line) {
+  if (status == CUBLAS_STATUS_SUCCESS) return;
+  gsvae_abort(GSVAE_EXIT_RUNTIME, "%s:%d: cuBLAS call %s failed: %s (%s)", file, line, call,
+              cublasGetStatusString(status), cublasGetStatusName(status));
+}
+
+void gsvae_nccl_check(ncclResult_t status, const char *call, const char *file, int line) {
+  if (status == ncclSuccess || status == ncclInProgress) return;
+  gsvae_abort(GSVAE_EXIT_RUNTIME, "%s:%d: NCCL call %s failed: %s (%s)", file, line, call, ncclGetErrorString(status),
+              ncclGetLastError(NULL));
+}
+
+static struct {
+  gsvae_cuda_watchdog_poll poll;
+  void *context;
+  double timeout_s;
+} watchdog;
+
+void gsvae_cuda_set_watchdog(gsvae_cuda_watchdog_poll poll, void *context, double timeout_s) {
+  watchdog.poll = poll;
+  watchdog.context = context;
+  watchdog.timeout_s = timeout_s;
+}
+
+void gsvae_cuda_clear_watchdog(void *context) {
+  if (watchdog.context == context) watchdog.poll = NULL, watchdog.context = NULL, watchdog.timeout_s = 0;
+}
+
+static double seconds_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+void gsvae_cuda_stream_wait(cudaStream_t stream, const char *what) {
+  if (!watchdog.poll) {
+    cudaCheck(cudaStreamSynchronize(stream));
+    return;
+  }
+  double started = seconds_now();
+  struct timespec nap = {0, 20000}; /* 20 us: short beside a step, cheap for the host */
+  for (;;) {
+    cudaError_t status = cudaStreamQuery(stream);
+    if (status == cudaSuccess) return;
+    if (status != cudaErrorNotReady) cudaCheck(status);
+    char message[GSVAE_ERR_LEN];
+    if (watchdog.poll(watchdog.context, message))
+      gsvae_abort(GSVAE_EXIT_RUNTIME, "while waiting for %s: %s", what, message);
+    if (watchdog.timeout_s > 0 && seconds_now() - started > watchdog.timeout_s)
+      gsvae_abort(GSVAE_EXIT_RUNTIME,
+                  "while waiting for %s: no progress for %.0f s (a stuck or dead rank? GSVAE_NCCL_TIMEOUT sets the limit)",
+                  what, watchdog.timeout_s);
+    nanosleep(&nap, NULL);
+  }
+}
+
+int gsvae_cuda_device_count(void) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError(); /* no driver or no GPU: clear the sticky error, report none */
+    return 0;
+  }
+  return count;
+}
+
+int gsvae_cuda_select_device(MPI_Comm mpi) {
+  int count = gsvae_cuda_device_count();
+  if (count == 0) gsvae_abort(GSVAE_EXIT_RUNTIME, "no GPU visible to this rank");
+  MPI_Comm node;
+  int local_rank = 0;
+  mpiCheck(MPI_Comm_split_type(mpi, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  mpiCheck(MPI_Comm_rank(node, &local_rank));
+  mpiCheck(MPI_Comm_free(&node));
+  int device = local_rank % count;
+  cudaCheck(cudaSetDevice(device));
+  return device;
+}

@@ -1,0 +1,32 @@
+/* Checks for every CUDA runtime, cuBLAS and NCCL call (naming the file, line and the library's
+ * error string), and the one way the host waits for a stream: polling, so that a watchdog
+ * (the NCCL communicator's error and timeout check) can end a stuck job instead of hanging. */
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <nccl.h>
+#include "gsvae/check.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void gsvae_cuda_check(cudaError_t status, const char *call, const char *file, int line);
+void gsvae_cublas_check(cublasStatus_t status, const char *call, const char *file, int line);
+void gsvae_nccl_check(ncclResult_t status, const char *call, const char *file, int line);
+#define cudaCheck(call) gsvae_cuda_check((call), #call, __FILE__, __LINE__)
+#define cublasCheck(call) gsvae_cublas_check((call), #call, __FILE__, __LINE__)
+#define ncclCheck(call) gsvae_nccl_check((call), #call, __FILE__, __LINE__)
+
+/* A check the host runs while it waits: returns 0 while all is well, else writes why into
+ * message (GSVAE_ERR_LEN) and returns -1; timeout_s > 0 bounds any single wait. */
+typedef int (*gsvae_cuda_watchdog_poll)(void *context, char *message);
+void gsvae_cuda_set_watchdog(gsvae_cuda_watchdog_poll poll, void *context, double timeout_s);
+void gsvae_cuda_clear_watchdog(void *context);
+/* Waits until the stream's work is done, running the watchdog meanwhile; aborts naming `what`
+ * when the watchdog reports an error or the timeout passes. */
+void gsvae_cuda_stream_wait(cudaStream_t stream, const char *what);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,342 @@
+/* The CUDA backend's kernels: batch gather with binarization, bias+ReLU, the latent layer
+ * (Gumbel-Softmax / straight-through / KL / unrelaxed choice), sigmoid-BCE, the one-hot decoder
+ * layer, per-step metrics, the finite check and Adam. All reductions run in a fixed order (no
+ * float atomics), so a replayed graph reproduces eager launches bit for bit. */
+#include <math.h>
+#include <stdint.h>
+#include "gsvae/rng.h"
+extern "C" {
+#include "gsvae/backend.h"
+}
+#include "cuda_util.h"
+#include "kernels.h"
+
+#define THREADS 256
+
+static unsigned blocks_for(size_t count) { return (unsigned)((count + THREADS - 1) / THREADS); }
+
+extern "C" void gsvae_kernel_check(const char *kernel, const char *file, int line) {
+  cudaError_t status = cudaGetLastError();
+  if (status != cudaSuccess)
+    gsvae_abort(GSVAE_EXIT_RUNTIME, "%s:%d: launching %s failed: %s", file, line, kernel, cudaGetErrorString(status));
+}
+#define kernelCheck(name) gsvae_kernel_check(name, __FILE__, __LINE__)
+
+/* Sum over the block in a fixed tree order; every thread gets the result. */
+__device__ static float block_sum(float value) {
+  __shared__ float partial[THREADS];
+  partial[threadIdx.x] = value;
+  __syncthreads();
+  for (int stride = THREADS / 2; stride > 0; stride >>= 1) {
+    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+    __syncthreads();
+  }
+  float total = partial[0];
+  __syncthreads();
+  return total;
+}
+
+/* Draws of one (seed, purpose, step, sample) in index order, one Philox block per 4 draws. */
+struct noise_cursor {
+  uint64_t seed, step, sample;
+  uint32_t purpose, block;
+  philox4x32_ctr_t bits;
+};
+
+__device__ static noise_cursor noise_open(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t sample) {
+  noise_cursor cursor;
+  cursor.seed = seed, cursor.purpose = purpose, cursor.step = step, cursor.sample = sample;
+  cursor.block = 0xFFFFFFFFu;
+  return cursor;
+}
+
+__device__ static float noise_gumbel(noise_cursor *cursor, uint32_t index) {
+  if (index >> 2 != cursor->block) {
+    cursor->block = index >> 2;
+    cursor->bits = gsvae_random_block(cursor->seed, cursor->purpose, cursor->step, cursor->sample, cursor->block);
+  }
+  return gsvae_uniform_to_gumbel(gsvae_u32_to_uniform(cursor->bits.v[index & 3]));
+}
+
+__global__ static void set_step_kernel(gsvae_cuda_step *device_step, gsvae_cuda_step value) { *device_step = value; }
+
+extern "C" void gsvae_launch_set_step(gsvae_cuda_step *device_step, gsvae_cuda_step value, cudaStream_t stream) {
+  set_step_kernel<<<1, 1, 0, stream>>>(device_step, value);
+  kernelCheck("set_step_kernel");
+}
+
+/* One thread per 4 pixels of a row: one Philox block serves them all. */
+__global__ static void gather_kernel(float *x, const uint8_t *pixels, const uint32_t *order,
+                                     const gsvae_cuda_step *step, int rows, int dim, int dynamic, uint64_t seed) {
+  int quads = (dim + 3) / 4;
+  size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (i >= (size_t)rows * quads) return;
+  int row = (int)(i / quads), quad = (int)(i % quads);
+  long long position = step->data_offset + row;
+  uint32_t index = order ? order[position] : (uint32_t)position;
+  const uint8_t *source = pixels + (size_t)index * dim;
+  float *out = x + (size_t)row * dim;
+  philox4x32_ctr_t bits;
+  if (dynamic) bits = gsvae_random_block(seed, GSVAE_NOISE_BINARIZE, step->step, index, (uint32_t)quad);
+  for (int lane = 0; lane < 4; lane++) {
+    int p = quad * 4 + lane;
+    if (p >= dim) break;
+    float value = source[p] / 255.0f;
+    if (dynamic) value = gsvae_u32_to_uniform(bits.v[lane]) < value ? 1.0f : 0.0f;
+    out[p] = value;
+  }
+}
+
+extern "C" void gsvae_launch_gather(float *x, const uint8_t *pixels, const uint32_t *order, const gsvae_cuda_step *step,
+                                    int rows, int dim, int dynamic_binarize, uint64_t seed, cudaStream_t stream) {
+  size_t threads = (size_t)rows * ((dim + 3) / 4);
+  gather_kernel<<<blocks_for(threads), THREADS, 0, stream>>>(x, pixels, order, step, rows, dim, dynamic_binarize, seed);
+  kernelCheck("gather_kernel");
+}
+
+__global__ static void bias_act_kernel(float *y, const float *bias, int rows, int cols, int relu) {
+  size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (i >= (size_t)rows * cols) return;
+  float value = y[i] + bias[i % cols];
+  y[i] = relu && !(value > 0.0f) ? 0.0f : value;
+}
+
+extern "C" void gsvae_launch_bias_act(float *y, const float *bias, int rows, int cols, int relu, cudaStream_t stream) {
+  bias_act_kernel<<<blocks_for((size_t)rows * cols), THREADS, 0, stream>>>(y, bias, rows, cols, relu);
+  kernelCheck("bias_act_kernel");
+}
+
+__global__ static void relu_backward_kernel(float *d, const float *activation, size_t count) {
+  size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (i < count && !(activation[i] > 0.0f)) d[i] = 0.0f;
+}
+
+extern "C" void gsvae_launch_relu_backward(float *d, const float *activation, size_t count, cudaStream_t stream) {
+  relu_backward_kernel<<<blocks_for(count), THREADS, 0, stream>>>(d, activation, count);
+  kernelCheck("relu_backward_kernel");
+}
+
+/* One thread per (row, latent group); y doubles as scratch for the scaled logits. */
+__global__ static void latent_forward_kernel(const float *logits, float *y, float *z, float *dkl, float *kl_groups,
+                                             int *choice, const gsvae_cuda_step *step, int rows, int latents, int K,
+                                             uint64_t seed, int relaxed_purpose, int unrelaxed_purpose,
+                                             int straight_through) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= rows * latents) return;
+  int row = i / latents, group = i % latents;
+  size_t base = (size_t)row * latents * K + (size_t)group * K;
+  uint32_t first = (uint32_t)(group * K); /* noise index of this group's first class */
+  const float *l = logits + base;
+  uint64_t sample = step->sample_base + row;
+
+  /* KL(q || uniform) = sum q (log q + log K), from log_softmax; d/dl_k = q_k (log q_k - sum q log q). */
+  float lmax = -INFINITY;
+  for (int k = 0; k < K; k++) lmax = fmaxf(lmax, l[k]);
+  float exp_sum = 0.0f;
+  for (int k = 0; k < K; k++) exp_sum += expf(l[k] - lmax);
+  float log_norm = lmax + logf(exp_sum), log_k = logf((float)K);
+  float kl = 0.0f, q_log_q = 0.0f;
+  for (int k = 0; k < K; k++) {
+    float log_q = l[k] - log_norm, q = expf(log_q);
+    kl += q * (log_q + log_k);
+    q_log_q += q * log_q;
+  }
+  kl_groups[i] = kl;
+  if (dkl)
+    for (int k = 0; k < K; k++) {
+      float log_q = l[k] - log_norm;
+      dkl[base + k] = expf(log_q) * (log_q - q_log_q);
+    }
+
+  if (relaxed_purpose) {
+    float tau = step->tau;
+    noise_cursor noise = noise_open(seed, (uint32_t)relaxed_purpose, step->step, sample);
+    float smax = -INFINITY, best = -INFINITY;
+    int hard = 0;
+    for (int k = 0; k < K; k++) {
+      float perturbed = l[k] + noise_gumbel(&noise, first + k);
+      if (perturbed > best) best = perturbed, hard = k;
+      float scaled = perturbed / tau;
+      y[base + k] = scaled;
+      smax = fmaxf(smax, scaled);
+    }
+    float sum = 0.0f;
+    for (int k = 0; k < K; k++) {
+      float e = expf(y[base + k] - smax);
+      y[base + k] = e;
+      sum += e;
+    }
+    for (int k = 0; k < K; k++) {
+      float soft = y[base + k] / sum;
+      y[base + k] = soft;
+      z[base + k] = straight_through ? (k == hard ? 1.0f : 0.0f) : soft;
+    }
+  }
+  if (choice) {
+    noise_cursor noise = noise_open(seed, (uint32_t)unrelaxed_purpose, step->step, sample);
+    float best = -INFINITY;
+    int hard = 0;
+    for (int k = 0; k < K; k++) {
+      float perturbed = l[k] + noise_gumbel(&noise, first + k);
+      if (perturbed > best) best = perturbed, hard = k;
+    }
+    choice[i] = hard;
+  }
+}
+
+extern "C" void gsvae_launch_latent_forward(const float *logits, float *y, float *z, float *dkl, float *kl_groups,
+                                            int *choice, const gsvae_cuda_step *step, int rows, int latents,
+                                            int categories, uint64_t seed, int relaxed_purpose, int unrelaxed_purpose,
+                                            int straight_through, cudaStream_t stream) {
+  latent_forward_kernel<<<blocks_for((size_t)rows * latents), THREADS, 0, stream>>>(
+      logits, y, z, dkl, kl_groups, choice, step, rows, latents, categories, seed, relaxed_purpose, unrelaxed_purpose,
+      straight_through);
+  kernelCheck("latent_forward_kernel");
+}
+
+/* Softmax backward through the soft sample (straight-through passes dz to y unchanged). */
+__global__ static void latent_backward_kernel(float *dlogits, const float *dz, const float *y, const float *dkl,
+                                              const float *logits, int logits_relu, const gsvae_cuda_step *step,
+                                              int rows, int latents, int K) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= rows * latents) return;
+  size_t base = (size_t)i * K;
+  float tau = step->tau, dot = 0.0f;
+  for (int k = 0; k < K; k++) dot += y[base + k] * dz[base + k];
+  for (int k = 0; k < K; k++) {
+    float d = y[base + k] * (dz[base + k] - dot) / tau + dkl[base + k];
+    dlogits[base + k] = logits_relu && !(logits[base + k] > 0.0f) ? 0.0f : d;
+  }
+}
+
+extern "C" void gsvae_launch_latent_backward(float *dlogits, const float *dz, const float *y, const float *dkl,
+                                             const float *logits, int logits_relu, const gsvae_cuda_step *step,
+                                             int rows, int latents, int categories, cudaStream_t stream) {
+  latent_backward_kernel<<<blocks_for((size_t)rows * latents), THREADS, 0, stream>>>(
+      dlogits, dz, y, dkl, logits, logits_relu, step, rows, latents, categories);
+  kernelCheck("latent_backward_kernel");
+}
+
+/* BCE from the pre-sigmoid output: softplus(a) - x a, softplus(a) = max(a, 0) + log1p(exp(-|a|)). */
+__global__ static void bce_kernel(const float *a, const float *x, float *da, float *bce_rows, int dim) {
+  size_t offset = (size_t)blockIdx.x * dim;
+  float loss = 0.0f;
+  for (int p = threadIdx.x; p < dim; p += THREADS) {
+    float logit = a[offset + p], target = x[offset + p];
+    loss += fmaxf(logit, 0.0f) + log1pf(expf(-fabsf(logit))) - target * logit;
+    if (da) da[offset + p] = 1.0f / (1.0f + expf(-logit)) - target;
+  }
+  loss = block_sum(loss);
+  if (threadIdx.x == 0) bce_rows[blockIdx.x] = loss;
+}
+
+extern "C" void gsvae_launch_bce(const float *a, const float *x, float *da, float *bce_rows, int rows, int dim,
+                                 cudaStream_t stream) {
+  if (rows == 0) return;
+  bce_kernel<<<rows, THREADS, 0, stream>>>(a, x, da, bce_rows, dim);
+  kernelCheck("bce_kernel");
+}
+
+__global__ static void onehot_linear_kernel(float *out, const float *weight, const float *bias, const int *choice,
+                                            int rows, int out_features, int latents, int K, int relu) {
+  size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (i >= (size_t)rows * out_features) return;
+  int row = (int)(i / out_features), o = (int)(i % out_features);
+  const float *w = weight + (size_t)o * latents * K;
+  const int *c = choice + (size_t)row * latents;
+  float sum = bias[o];
+  for (int l = 0; l < latents; l++) sum += w[l * K + c[l]];
+  out[i] = relu && !(sum > 0.0f) ? 0.0f : sum;
+}
+
+extern "C" void gsvae_launch_onehot_linear(float *out, const float *weight, const float *bias, const int *choice,
+                                           int rows, int out_features, int latents, int categories, int relu,
+                                           cudaStream_t stream) {
+  onehot_linear_kernel<<<blocks_for((size_t)rows * out_features), THREADS, 0, stream>>>(
+      out, weight, bias, choice, rows, out_features, latents, categories, relu);
+  kernelCheck("onehot_linear_kernel");
+}
+
+__global__ static void step_metrics_kernel(float *slots, const float *bce_rows, const float *kl_groups,
+                                           const float *bce_unrelaxed_rows, int rows, int latents) {
+  float relaxed = 0.0f, bce = 0.0f, kl = 0.0f, unrelaxed = 0.0f;
+  for (int row = threadIdx.x; row < rows; row += THREADS) {
+    float row_kl = 0.0f;
+    for (int g = 0; g < latents; g++) row_kl += kl_groups[(size_t)row * latents + g];
+    relaxed += bce_rows[row] + row_kl;
+    bce += bce_rows[row];
+    kl += row_kl;
+    if (bce_unrelaxed_rows) unrelaxed += bce_unrelaxed_rows[row] + row_kl;
+  }
+  relaxed = block_sum(relaxed);
+  bce = block_sum(bce);
+  kl = block_sum(kl);
+  unrelaxed = block_sum(unrelaxed);
+  if (threadIdx.x == 0) {
+    slots[GSVAE_METRIC_RELAXED] = relaxed;
+    slots[GSVAE_METRIC_BCE] = bce;
+    slots[GSVAE_METRIC_KL] = kl;
+    slots[GSVAE_METRIC_UNRELAXED] = unrelaxed;
+    slots[GSVAE_METRIC_SAMPLES] = (float)rows;
+  }
+}
+
+extern "C" void gsvae_launch_step_metrics(float *slots, const float *bce_rows, const float *kl_groups,
+                                          const float *bce_unrelaxed_rows, int rows, int latents,
+                                          cudaStream_t stream) {
+  step_metrics_kernel<<<1, THREADS, 0, stream>>>(slots, bce_rows, kl_groups, bce_unrelaxed_rows, rows, latents);
+  kernelCheck("step_metrics_kernel");
+}
+
+__global__ static void check_finite_kernel(const float *values, size_t count, int *nonfinite) {
+  int bad = 0;
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x)
+    bad |= !isfinite(values[i]);
+  if (__syncthreads_or(bad) && threadIdx.x == 0) atomicOr(nonfinite, 1); /* an int flag: order-free */
+}
+
+extern "C" void gsvae_launch_check_finite(const float *values, size_t count, int *nonfinite, cudaStream_t stream) {
+  unsigned blocks = blocks_for(count);
+  if (blocks > 1024) blocks = 1024;
+  check_finite_kernel<<<blocks, THREADS, 0, stream>>>(values, count, nonfinite);
+  kernelCheck("check_finite_kernel");
+}
+
+__global__ static void adam_kernel(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
+                                   const int *nonfinite, const gsvae_cuda_step *step, float beta1, float beta2,
+                                   float eps) {
+  size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (i >= count || *nonfinite) return;
+  float g = grads[i] / step->grad_divisor;
+  float m = beta1 * exp_avg[i] + (1.0f - beta1) * g;
+  float v = beta2 * exp_avg_sq[i] + (1.0f - beta2) * g * g;
+  exp_avg[i] = m;
+  exp_avg_sq[i] = v;
+  params[i] -= step->adam_step_size * m / (sqrtf(v) / step->adam_bias2_sqrt + eps);
+}
+
+extern "C" void gsvae_launch_adam(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
+                                  const int *nonfinite, const gsvae_cuda_step *step, float beta1, float beta2, float eps,
+                                  cudaStream_t stream) {
+  adam_kernel<<<blocks_for(count), THREADS, 0, stream>>>(params, exp_avg, exp_avg_sq, grads, count, nonfinite, step,
+                                                          beta1, beta2, eps);
+  kernelCheck("adam_kernel");
+}
+
+__global__ static void accumulate_metrics_kernel(gsvae_cuda_metrics *metrics, const float *slots,
+                                                 const int *nonfinite) {
+  metrics->steps++;
+  if (*nonfinite) {
+    metrics->skipped++;
+    metrics->bad_streak++;
+    return;
+  }
+  for (int s = 0; s < GSVAE_METRIC_SLOTS; s++) metrics->sums[s] += slots[s];
+  metrics->bad_streak = 0;
+}
+
+extern "C" void gsvae_launch_accumulate_metrics(gsvae_cuda_metrics *metrics, const float *slots, const int *nonfinite,
+                                                cudaStream_t stream) {
+  accumulate_metrics_kernel<<<1, 1, 0, stream>>>(metrics, slots, nonfinite);
+  kernelCheck("accumulate_metrics_kernel");
+}

@@ -1,0 +1,77 @@
+/* The CUDA backend's fused kernels, launched from C on a stream. Everything that changes from
+ * step to step (noise counter, data position, tau, Adam's t, the gradient divisor) is read from
+ * a small device struct, so a captured step replays unchanged. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <cuda_runtime.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  unsigned long long step;        /* the noise counter: the global step (0 when evaluating) */
+  unsigned long long sample_base; /* noise sample index of local row 0: its place in the global batch */
+  long long data_offset;          /* local row 0's position in the epoch order (or test index) */
+  float adam_step_size;           /* lr / (1 - beta1^t), t = step + 1, computed in double */
+  float adam_bias2_sqrt;          /* sqrt(1 - beta2^t) */
+  float tau;
+  float grad_divisor;             /* the global batch's sample count */
+} gsvae_cuda_step;
+
+/* Summed over the finite steps since the last read; bad_streak runs across reads. */
+typedef struct {
+  double sums[5];                 /* GSVAE_METRIC_* */
+  long long steps, skipped;
+  long long bad_streak;
+} gsvae_cuda_metrics;
+
+void gsvae_launch_set_step(gsvae_cuda_step *device_step, gsvae_cuda_step value, cudaStream_t stream);
+/* x[r] = row order[data_offset + r] (or data_offset + r when order is NULL) as floats in [0,1],
+ * binarized from (seed, BINARIZE, step, dataset index, pixel) when dynamic. */
+void gsvae_launch_gather(float *x, const uint8_t *pixels, const uint32_t *order, const gsvae_cuda_step *step,
+                         int rows, int dim, int dynamic_binarize, uint64_t seed, cudaStream_t stream);
+/* y[r, c] += bias[c], then ReLU when relu. */
+void gsvae_launch_bias_act(float *y, const float *bias, int rows, int cols, int relu, cudaStream_t stream);
+/* d *= (activation > 0): ReLU's backward from its output. */
+void gsvae_launch_relu_backward(float *d, const float *activation, size_t count, cudaStream_t stream);
+/* Per (row, latent group) of K logits: KL(q || uniform) into kl_groups and its gradient into dkl;
+ * when relaxed_purpose != 0 the Gumbel-Softmax sample y at tau and the decoder input z (y, or the
+ * one-hot of argmax(logits + g) when straight_through); when choice != NULL the argmax of
+ * logits + fresh noise of unrelaxed_purpose. Sample index of row r: sample_base + r. */
+void gsvae_launch_latent_forward(const float *logits, float *y, float *z, float *dkl, float *kl_groups, int *choice,
+                                 const gsvae_cuda_step *step, int rows, int latents, int categories, uint64_t seed,
+                                 int relaxed_purpose, int unrelaxed_purpose, int straight_through,
+                                 cudaStream_t stream);
+/* dlogits = softmax backward of dz through y at tau, plus dkl, masked by the logits' ReLU. */
+void gsvae_launch_latent_backward(float *dlogits, const float *dz, const float *y, const float *dkl,
+                                  const float *logits, int logits_relu, const gsvae_cuda_step *step, int rows,
+                                  int latents, int categories, cudaStream_t stream);
+/* Per row: bce_rows[r] = sum over pixels of softplus(a) - x a; when da != NULL also
+ * da = sigmoid(a) - x. One block per row, fixed reduction order. */
+void gsvae_launch_bce(const float *a, const float *x, float *da, float *bce_rows, int rows, int dim,
+                      cudaStream_t stream);
+/* A linear layer fed one-hot latents: out[r, o] = bias[o] + sum_l W[o, l*K + choice[r, l]]. */
+void gsvae_launch_onehot_linear(float *out, const float *weight, const float *bias, const int *choice, int rows,
+                                int out_features, int latents, int categories, int relu, cudaStream_t stream);
+/* slots[GSVAE_METRIC_*] = the batch's sums (RELAXED = bce + kl, BCE, KL, UNRELAXED = bce_unrelaxed
+ * + kl or 0 when bce_unrelaxed is NULL, SAMPLES = rows). One block, fixed order. */
+void gsvae_launch_step_metrics(float *slots, const float *bce_rows, const float *kl_groups,
+                               const float *bce_unrelaxed_rows, int rows, int latents, cudaStream_t stream);
+/* *nonfinite |= any of values[0..count) is NaN or infinite (nonfinite zeroed by the caller). */
+void gsvae_launch_check_finite(const float *values, size_t count, int *nonfinite, cudaStream_t stream);
+/* PyTorch's Adam over the flat buffers, gradients divided by step->grad_divisor; does nothing
+ * when *nonfinite. */
+void gsvae_launch_adam(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
+                       const int *nonfinite, const gsvae_cuda_step *step, float beta1, float beta2, float eps,
+                       cudaStream_t stream);
+/* Adds a finite step's slots to the sums, or counts it skipped. */
+void gsvae_launch_accumulate_metrics(gsvae_cuda_metrics *metrics, const float *slots, const int *nonfinite,
+                                     cudaStream_t stream);
+/* Checks the last launch (launch configuration errors), naming the kernel. */
+void gsvae_kernel_check(const char *kernel, const char *file, int line);
+
+#ifdef __cplusplus
+}
+#endif

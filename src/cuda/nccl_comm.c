@@ -1,0 +1,137 @@
+/* The NCCL communicator: in-place sums of device buffers on the backend's stream (no host
+ * wait), host sums over MPI; a non-blocking communicator whose asynchronous errors and a
+ * timeout (GSVAE_NCCL_TIMEOUT seconds, default 300) end a failed or stuck job with a message. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "gsvae/comm.h"
+#include "gsvae/cuda.h"
+#include "cuda_util.h"
+
+typedef struct {
+  gsvae_comm base;
+  ncclComm_t nccl;
+  cudaStream_t stream;
+  gsvae_comm *host; /* the MPI communicator for host arrays */
+  double timeout_s;
+} nccl_comm;
+
+static double seconds_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static double timeout_from_env(void) {
+  const char *text = getenv("GSVAE_NCCL_TIMEOUT");
+  if (!text || !*text) return 300.0;
+  char *end;
+  errno = 0;
+  double seconds = strtod(text, &end);
+  if (errno || *end || !(seconds > 0))
+    gsvae_fail(GSVAE_EXIT_USAGE, "GSVAE_NCCL_TIMEOUT='%s': expected a positive number of seconds", text);
+  return seconds;
+}
+
+/* The watchdog: an asynchronous NCCL error (a peer gone, a network failure) aborts the
+ * communicator so that its kernels stop spinning, and is reported. */
+static int poll_async_error(void *context, char *message) {
+  nccl_comm *comm = context;
+  ncclResult_t state;
+  ncclCheck(ncclCommGetAsyncError(comm->nccl, &state));
+  if (state == ncclSuccess || state == ncclInProgress) return 0;
+  snprintf(message, GSVAE_ERR_LEN, "NCCL reported an asynchronous error: %s (%s)", ncclGetErrorString(state),
+           ncclGetLastError(comm->nccl));
+  ncclCommAbort(comm->nccl);
+  return -1;
+}
+
+/* A non-blocking communicator answers ncclInProgress until an operation is issued (init,
+ * connection set-up, enqueue); wait for it, bounded by the timeout. */
+static void wait_issued(nccl_comm *comm, const char *what) {
+  double started = seconds_now();
+  struct timespec nap = {0, 100000};
+  for (;;) {
+    ncclResult_t state;
+    ncclCheck(ncclCommGetAsyncError(comm->nccl, &state));
+    if (state == ncclSuccess) return;
+    if (state != ncclInProgress) {
+      const char *detail = ncclGetLastError(comm->nccl);
+      ncclCommAbort(comm->nccl);
+      gsvae_abort(GSVAE_EXIT_RUNTIME, "NCCL %s failed: %s (%s)", what, ncclGetErrorString(state), detail);
+    }
+    if (seconds_now() - started > comm->timeout_s) {
+      ncclCommAbort(comm->nccl);
+      gsvae_abort(GSVAE_EXIT_RUNTIME,
+                  "NCCL %s: no progress for %.0f s (a rank missing or stuck? GSVAE_NCCL_TIMEOUT sets the limit)", what,
+                  comm->timeout_s);
+    }
+    nanosleep(&nap, NULL);
+  }
+}
+
+static void sum_on(nccl_comm *comm, float *buffer, size_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  ncclCheck(ncclAllReduce(buffer, buffer, count, ncclFloat, ncclSum, comm->nccl, stream));
+  wait_issued(comm, "all-reduce");
+}
+
+static void nccl_allreduce_sum(gsvae_comm *base, float *buffer, size_t count) {
+  nccl_comm *comm = (nccl_comm *)base;
+  sum_on(comm, buffer, count, comm->stream);
+}
+
+void gsvae_nccl_allreduce_on(gsvae_comm *base, float *buffer, size_t count, void *cuda_stream) {
+  if (strcmp(base->name, "nccl") != 0)
+    gsvae_abort(GSVAE_EXIT_RUNTIME, "the CUDA backend needs the NCCL communicator, not '%s'", base->name);
+  sum_on((nccl_comm *)base, buffer, count, (cudaStream_t)cuda_stream);
+}
+
+static void nccl_allreduce_sum_host(gsvae_comm *base, double *values, int count) {
+  nccl_comm *comm = (nccl_comm *)base;
+  comm->host->allreduce_sum_host(comm->host, values, count);
+}
+
+static void nccl_destroy(gsvae_comm *base) {
+  nccl_comm *comm = (nccl_comm *)base;
+  gsvae_cuda_stream_wait(comm->stream, "the last all-reduce");
+  ncclCheck(ncclCommFinalize(comm->nccl));
+  wait_issued(comm, "finalize");
+  gsvae_cuda_clear_watchdog(comm);
+  ncclCheck(ncclCommDestroy(comm->nccl));
+  comm->host->destroy(comm->host);
+  free(comm);
+}
+
+gsvae_comm *gsvae_nccl_comm_create(MPI_Comm mpi, void *cuda_stream) {
+  nccl_comm *comm = callocCheck(1, sizeof *comm);
+  comm->host = gsvae_mpi_comm_create(mpi);
+  comm->base.name = "nccl";
+  comm->base.mpi = mpi;
+  comm->base.rank = comm->host->rank;
+  comm->base.size = comm->host->size;
+  comm->base.allreduce_sum = nccl_allreduce_sum;
+  comm->base.allreduce_sum_host = nccl_allreduce_sum_host;
+  comm->base.destroy = nccl_destroy;
+  comm->stream = (cudaStream_t)cuda_stream;
+  comm->timeout_s = timeout_from_env();
+
+  ncclUniqueId id;
+  if (comm->base.rank == 0) ncclCheck(ncclGetUniqueId(&id));
+  mpiCheck(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, mpi));
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  ncclCheck(ncclCommInitRankConfig(&comm->nccl, comm->base.size, id, comm->base.rank, &config));
+  wait_issued(comm, "communicator set-up");
+  gsvae_cuda_set_watchdog(poll_async_error, comm, comm->timeout_s);
+
+  /* One all-reduce now, so that connections are made before any step is captured as a graph. */
+  float *probe;
+  cudaCheck(cudaMalloc((void **)&probe, sizeof(float)));
+  cudaCheck(cudaMemsetAsync(probe, 0, sizeof(float), comm->stream));
+  sum_on(comm, probe, 1, comm->stream);
+  gsvae_cuda_stream_wait(comm->stream, "the first NCCL all-reduce");
+  cudaCheck(cudaFree(probe));
+  return &comm->base;
+}
