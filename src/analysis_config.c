@@ -105,7 +105,7 @@ void gsvae_run_labels(const gsvae_run *runs, int count, char **labels, size_t si
     }
   }
   for (int r = 0; r < count; r++) {
-    if (!labels[r][0]) snprintf(labels[r], size, "%s", runs[r].dir);
+    if (!labels[r][0]) snprintf(labels[r], size, "%s", count > 1 ? runs[r].file : runs[r].dir);
     free(entries[r]);
   }
   free(entries);

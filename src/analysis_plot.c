@@ -17,6 +17,14 @@ static const int palette[RUN_COLOURS][3] = {{31, 119, 180}, {255, 127, 14}, {44,
                                             {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
                                             {188, 189, 34}, {23, 190, 207}};
 
+/* Dash patterns in micrometres on the page: mark, space. */
+static const int UNRELAXED_DASHES[2] = {3000, 1800}, TAU_DOTS[2] = {400, 1600};
+
+static void set_dashes(const int pattern[2]) {
+  const int mark = pattern[0], space = pattern[1];
+  plstyl(1, &mark, &space);
+}
+
 static const char *device_for(const char *path) {
   const char *dot = strrchr(path, '.');
   if (dot && !strcasecmp(dot, ".png")) return "pngcairo";
@@ -104,7 +112,7 @@ static void draw_run(const gsvae_run *run, int colour, const plot_ranges *r) {
   plwidth(1.6);
   pllsty(1);
   line_finite(n, x, steps->columns[GSVAE_STEP_RELAXED]);
-  pllsty(2);
+  set_dashes(UNRELAXED_DASHES);
   line_finite(n, x, steps->columns[GSVAE_STEP_UNRELAXED]);
   pllsty(1);
   plwidth(1.0);
@@ -115,7 +123,7 @@ static void draw_run(const gsvae_run *run, int colour, const plot_ranges *r) {
     if (isfinite(test[e])) plpoin(1, epoch_x + e, test + e, 4);
   free(epoch_x);
   plwind(0.0, r->x_max, 0.0, r->tau_max);
-  pllsty(3);
+  set_dashes(TAU_DOTS);
   line_finite(n, x, steps->columns[GSVAE_STEP_TAU]);
   pllsty(1);
 }
@@ -142,15 +150,16 @@ int gsvae_plot_runs(const gsvae_run *runs, int count, const char *path, char *er
   pladv(0);
   /* The legend goes below the axes, one row per run. */
   double legend_height = 0.03 * count * 760.0 / (760 + 22 * count);
-  plvpor(0.08, 0.91, 0.14 + legend_height, 0.90);
+  plvpor(0.09, 0.89, 0.14 + legend_height, 0.90);
   plcol0(1);
   plwind(0.0, r.x_max, r.y_min, r.y_max);
   plbox("bcnst", 0.0, 0, "bnstv", 0.0, 0);
-  pllab("step", "loss (nats per image)", "");
+  pllab("step", "", "");
+  plmtex("l", 4.5, 0.5, 0.5, "loss (nats per image)");
   plmtex("t", 2.2, 0.5, 0.5, "solid: relaxed (train)   dashed: unrelaxed (train)   circles: test loss   dotted: #gt");
   plwind(0.0, r.x_max, 0.0, r.tau_max);
   plbox("", 0.0, 0, "cmstv", 0.0, 0);
-  plmtex("r", 3.0, 0.5, 0.5, "temperature #gt");
+  plmtex("r", 4.0, 0.5, 0.5, "temperature #gt");
   for (int i = 0; i < count; i++) draw_run(&runs[i], FIRST_RUN_COLOUR + i % RUN_COLOURS, &r);
 
   int *options = mallocCheck((size_t)count * sizeof(int)), *colours = mallocCheck((size_t)count * sizeof(int));

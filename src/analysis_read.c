@@ -69,6 +69,7 @@ static char *read_string_attribute(hid_t object, const char *name) {
     if (h5Check(H5Tis_variable_str(type))) {
       hid_t memtype = h5Check(H5Tcopy(H5T_C_S1));
       h5Check(H5Tset_size(memtype, H5T_VARIABLE));
+      h5Check(H5Tset_cset(memtype, H5Tget_cset(type)));
       char *value = NULL;
       h5Check(H5Aread(attr, memtype, &value));
       text = strdup(value ? value : "");
