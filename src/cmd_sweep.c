@@ -3,6 +3,7 @@
  * data-parallel on its ranks into <run.dir>/<point-name>/. SWEEP.yaml:
  *   base: jang_anneal.yaml        # a config file (relative to SWEEP.yaml) or an inline mapping
  *   grid: {tau.rate: [1e-5, 1e-4], train.estimator: [gs, st]}   # the last key varies fastest
+ *   set: {run.dir: results/sweep} # optional keys applied after the base (dotted or nested)
  *   groups: 2                     # optional; default min(points, ranks)
  * --point I trains point I alone on all ranks (one Slurm array task per point); --list prints
  * each point's index, name and overrides. */
@@ -21,7 +22,7 @@ enum { MAX_SWEPT_KEYS = 16, MAX_VALUES = 64, VALUE_LEN = 256 };
 
 typedef struct {
   char base_path[GSVAE_PATH_LEN]; /* empty: an inline base (or none) */
-  int base_count;                 /* inline base as key=value overrides */
+  int base_count;                 /* inline base, then `set:`, as key=value overrides */
   char **base_overrides;
   int key_count;
   char keys[MAX_SWEPT_KEYS][64];
@@ -76,6 +77,15 @@ static int read_grid(const char *path, yaml_document_t *doc, yaml_node_t *grid, 
   return 0;
 }
 
+static void append_overrides(yaml_document_t *doc, yaml_node_t *mapping, sweep_spec *spec) {
+  gsvae_config_entry *entries;
+  int count = gsvae_yaml_mapping_entries(doc, mapping, &entries);
+  spec->base_overrides = realloc(spec->base_overrides, (size_t)(spec->base_count + count + 1) * sizeof(char *));
+  if (!spec->base_overrides) gsvae_abort(GSVAE_EXIT_RUNTIME, "out of memory reading the sweep file");
+  for (int i = 0; i < count; i++) spec->base_overrides[spec->base_count++] = join_override(entries[i].key, entries[i].value);
+  free(entries);
+}
+
 static int read_base(const char *path, yaml_document_t *doc, yaml_node_t *base, sweep_spec *spec, char *err) {
   if (!base) return 0;
   if (base->type == YAML_SCALAR_NODE) {
@@ -88,11 +98,7 @@ static int read_base(const char *path, yaml_document_t *doc, yaml_node_t *base, 
   }
   if (base->type != YAML_MAPPING_NODE)
     return gsvae_errorf(err, "%s: 'base' must be a config file name or a mapping of config keys", path);
-  gsvae_config_entry *entries;
-  spec->base_count = gsvae_yaml_mapping_entries(doc, base, &entries);
-  spec->base_overrides = mallocCheck((size_t)(spec->base_count + 1) * sizeof(char *));
-  for (int i = 0; i < spec->base_count; i++) spec->base_overrides[i] = join_override(entries[i].key, entries[i].value);
-  free(entries);
+  append_overrides(doc, base, spec);
   return 0;
 }
 
@@ -119,10 +125,14 @@ static int load_spec(const char *path, sweep_spec *spec, char *err) {
     for (yaml_node_pair_t *pair = root->data.mapping.pairs.start; !status && pair < root->data.mapping.pairs.top; pair++) {
       yaml_node_t *key = yaml_document_get_node(&doc, pair->key);
       const char *name = key && key->type == YAML_SCALAR_NODE ? (const char *)key->data.scalar.value : "?";
-      if (strcmp(name, "base") && strcmp(name, "grid") && strcmp(name, "groups"))
-        status = gsvae_errorf(err, "%s: unknown key '%s' (expected base, grid, groups)", path, name);
+      if (strcmp(name, "base") && strcmp(name, "set") && strcmp(name, "grid") && strcmp(name, "groups"))
+        status = gsvae_errorf(err, "%s: unknown key '%s' (expected base, set, grid, groups)", path, name);
     }
     if (!status) status = read_base(path, &doc, mapping_value(&doc, root, "base"), spec, err);
+    yaml_node_t *set = mapping_value(&doc, root, "set");
+    if (!status && set && set->type != YAML_MAPPING_NODE)
+      status = gsvae_errorf(err, "%s: 'set' must be a mapping of config keys to values", path);
+    else if (!status && set) append_overrides(&doc, set, spec);
     if (!status) status = read_grid(path, &doc, mapping_value(&doc, root, "grid"), spec, err);
     yaml_node_t *groups = mapping_value(&doc, root, "groups");
     if (!status && groups) {
