@@ -21,6 +21,7 @@ static const gsvae_command commands[] = {
     {"plot", gsvae_cmd_plot, "curves of runs in one picture: gsvae plot PATH... -o FILE.png|FILE.svg"},
     {"sweep", gsvae_cmd_sweep, "train a grid under one mpirun: gsvae sweep SWEEP.yaml [--point I | --list] [key=value ...]"},
     {"compare", gsvae_cmd_compare, "a sweep's runs by test loss: gsvae compare DIR [-o FILE.png]"},
+    {"info", gsvae_cmd_info, "versions built with (CUDA, NCCL, MPI, HDF5, BLAS) and the GPUs each rank sees: gsvae info"},
 };
 static const int command_count = sizeof commands / sizeof commands[0];
 

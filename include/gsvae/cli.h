@@ -22,3 +22,5 @@ int gsvae_cmd_plot(int argc, char **argv);
 int gsvae_cmd_compare(int argc, char **argv);
 /* A grid of configs trained under one mpirun, the world split into groups (cmd_sweep.c). */
 int gsvae_cmd_sweep(int argc, char **argv);
+/* Versions the binary was built with and the GPUs each rank sees (cmd_info.c). */
+int gsvae_cmd_info(int argc, char **argv);
