@@ -11,6 +11,7 @@
 #include "kernels.h"
 
 #define GRAPH_CACHE 4 /* batch sizes seen: the full one and an epoch's short last batch */
+#define EVAL_ROWS 1024 /* evaluation chunk at least: one host wait per chunk */
 
 typedef struct {
   int rows;
@@ -22,12 +23,14 @@ typedef struct {
   gsvae_config config;
   gsvae_layout layout;
   int max_batch, train_count, test_count, dim;
+  int workspace_rows;        /* max_batch, or more for evaluation chunks */
   size_t reduce_count;       /* param_count + GSVAE_METRIC_SLOTS */
   size_t encoder_params;     /* the encoder's part of the flat buffers comes first */
   cudaStream_t stream, side_stream;
   cudaEvent_t decoder_grads_ready, side_done;
   cublasHandle_t cublas;
   cublasComputeType_t compute;
+  gsvae_cuda_adam adam;
   void *cublas_workspace;
   gsvae_comm *comm;          /* attached NCCL communicator, or NULL: the loop all-reduces */
 
@@ -187,7 +190,7 @@ static void enqueue_update(cuda_backend *b) {
   cudaCheck(cudaMemsetAsync(b->nonfinite, 0, sizeof(int), b->stream));
   gsvae_launch_check_finite(b->grads, b->reduce_count, b->nonfinite, b->stream);
   gsvae_launch_adam(b->params, b->exp_avg, b->exp_avg_sq, b->grads, b->layout.param_count, b->nonfinite, b->step,
-                    (float)b->config.train_beta1, (float)b->config.train_beta2, (float)b->config.train_eps, b->stream);
+                    b->adam, b->stream);
   gsvae_launch_accumulate_metrics(b->metrics, b->grads + b->layout.param_count, b->nonfinite, b->stream);
 }
 
@@ -229,7 +232,7 @@ static void set_step(cuda_backend *b, const gsvae_step *s) {
   gsvae_cuda_step value;
   memset(&value, 0, sizeof value);
   value.step = (unsigned long long)s->step;
-  value.sample_base = (unsigned long long)s->local_start;
+  value.sample_base = (unsigned long long)(s->batch_start + s->local_start); /* noise follows the epoch order */
   value.data_offset = s->batch_start + s->local_start;
   double t = (double)(s->step + 1);
   value.adam_step_size = (float)(b->config.train_lr / (1.0 - pow(b->config.train_beta1, t)));
@@ -358,8 +361,8 @@ static void cuda_evaluate(gsvae_backend *backend, int start, int count, double *
   cuda_backend *b = as_cuda(backend);
   const gsvae_layout *layout = &b->layout;
   int E = layout->encoder_layers;
-  for (int done = 0; done < count; done += b->max_batch) {
-    int rows = count - done < b->max_batch ? count - done : b->max_batch;
+  for (int done = 0; done < count; done += b->workspace_rows) {
+    int rows = count - done < b->workspace_rows ? count - done : b->workspace_rows;
     gsvae_cuda_step value;
     memset(&value, 0, sizeof value);
     value.sample_base = (unsigned long long)(start + done);
@@ -428,6 +431,8 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
   b->test_count = test->count;
   b->dim = layout->input_dim;
   b->reduce_count = layout->param_count + GSVAE_METRIC_SLOTS;
+  b->adam = (gsvae_cuda_adam){(float)config->train_beta1, (float)config->train_beta2, (float)(1 - config->train_beta1),
+                              (float)(1 - config->train_beta2), (float)config->train_eps};
   b->encoder_params = layout->weight_offset[layout->encoder_layers];
   if (train->dim != layout->input_dim || test->dim != layout->input_dim)
     gsvae_abort(GSVAE_EXIT_RUNTIME, "cuda backend: images of %d/%d pixels for a model of %d inputs", train->dim,
@@ -451,7 +456,8 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
     b->compute = CUBLAS_COMPUTE_32F_PEDANTIC;
   }
 
-  size_t P = layout->param_count, B = (size_t)max_local_batch, LK = (size_t)layout->latents * layout->categories;
+  b->workspace_rows = max_local_batch > EVAL_ROWS ? max_local_batch : EVAL_ROWS;
+  size_t P = layout->param_count, B = (size_t)b->workspace_rows, LK = (size_t)layout->latents * layout->categories;
   b->params = device_alloc(P * sizeof(float));
   b->exp_avg = device_alloc(P * sizeof(float));
   b->exp_avg_sq = device_alloc(P * sizeof(float));

@@ -11,6 +11,8 @@ extern "C" {
 #include "cuda_util.h"
 #include "kernels.h"
 
+static_assert(sizeof(((gsvae_cuda_metrics *)0)->sums) == GSVAE_METRIC_SLOTS * sizeof(double), "metric slots");
+
 #define THREADS 256
 
 static unsigned blocks_for(size_t count) { return (unsigned)((count + THREADS - 1) / THREADS); }
@@ -98,7 +100,7 @@ __global__ static void bias_act_kernel(float *y, const float *bias, int rows, in
   size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
   if (i >= (size_t)rows * cols) return;
   float value = y[i] + bias[i % cols];
-  y[i] = relu && !(value > 0.0f) ? 0.0f : value;
+  y[i] = relu && value < 0.0f ? 0.0f : value; /* as the CPU: a NaN passes, so the step is skipped */
 }
 
 extern "C" void gsvae_launch_bias_act(float *y, const float *bias, int rows, int cols, int relu, cudaStream_t stream) {
@@ -129,36 +131,34 @@ __global__ static void latent_forward_kernel(const float *logits, float *y, floa
   const float *l = logits + base;
   uint64_t sample = step->sample_base + row;
 
-  /* KL(q || uniform) = sum q (log q + log K), from log_softmax; d/dl_k = q_k (log q_k - sum q log q). */
-  float lmax = -INFINITY;
-  for (int k = 0; k < K; k++) lmax = fmaxf(lmax, l[k]);
-  float exp_sum = 0.0f;
-  for (int k = 0; k < K; k++) exp_sum += expf(l[k] - lmax);
-  float log_norm = lmax + logf(exp_sum), log_k = logf((float)K);
-  float kl = 0.0f, q_log_q = 0.0f;
+  /* KL(q || uniform) = sum q (log q + log K) from log_softmax, its gradient q (log q + log K - KL),
+   * operation for operation as cpu_model.c's kl_group. */
+  float top = l[0], exp_sum = 0.0f, kl = 0.0f, log_k = logf((float)K);
+  for (int k = 1; k < K; k++) top = l[k] > top ? l[k] : top;
+  for (int k = 0; k < K; k++) exp_sum += expf(l[k] - top);
+  float log_sum = logf(exp_sum);
   for (int k = 0; k < K; k++) {
-    float log_q = l[k] - log_norm, q = expf(log_q);
-    kl += q * (log_q + log_k);
-    q_log_q += q * log_q;
+    float log_q = l[k] - top - log_sum;
+    kl += expf(log_q) * (log_q + log_k);
   }
   kl_groups[i] = kl;
   if (dkl)
     for (int k = 0; k < K; k++) {
-      float log_q = l[k] - log_norm;
-      dkl[base + k] = expf(log_q) * (log_q - q_log_q);
+      float log_q = l[k] - top - log_sum;
+      dkl[base + k] = expf(log_q) * (log_q + log_k - kl);
     }
 
   if (relaxed_purpose) {
     float tau = step->tau;
     noise_cursor noise = noise_open(seed, (uint32_t)relaxed_purpose, step->step, sample);
-    float smax = -INFINITY, best = -INFINITY;
+    float smax = 0.0f, best = 0.0f;
     int hard = 0;
     for (int k = 0; k < K; k++) {
       float perturbed = l[k] + noise_gumbel(&noise, first + k);
-      if (perturbed > best) best = perturbed, hard = k;
+      if (k == 0 || perturbed > best) best = perturbed, hard = k;
       float scaled = perturbed / tau;
       y[base + k] = scaled;
-      smax = fmaxf(smax, scaled);
+      smax = k == 0 || scaled > smax ? scaled : smax;
     }
     float sum = 0.0f;
     for (int k = 0; k < K; k++) {
@@ -174,11 +174,11 @@ __global__ static void latent_forward_kernel(const float *logits, float *y, floa
   }
   if (choice) {
     noise_cursor noise = noise_open(seed, (uint32_t)unrelaxed_purpose, step->step, sample);
-    float best = -INFINITY;
+    float best = 0.0f;
     int hard = 0;
     for (int k = 0; k < K; k++) {
       float perturbed = l[k] + noise_gumbel(&noise, first + k);
-      if (perturbed > best) best = perturbed, hard = k;
+      if (k == 0 || perturbed > best) best = perturbed, hard = k;
     }
     choice[i] = hard;
   }
@@ -217,14 +217,15 @@ extern "C" void gsvae_launch_latent_backward(float *dlogits, const float *dz, co
   kernelCheck("latent_backward_kernel");
 }
 
-/* BCE from the pre-sigmoid output: softplus(a) - x a, softplus(a) = max(a, 0) + log1p(exp(-|a|)). */
+/* BCE from the pre-sigmoid output, as cpu_model.c: max(a, 0) - x a + log(1 + exp(-|a|)). */
 __global__ static void bce_kernel(const float *a, const float *x, float *da, float *bce_rows, int dim) {
   size_t offset = (size_t)blockIdx.x * dim;
   float loss = 0.0f;
   for (int p = threadIdx.x; p < dim; p += THREADS) {
     float logit = a[offset + p], target = x[offset + p];
-    loss += fmaxf(logit, 0.0f) + log1pf(expf(-fabsf(logit))) - target * logit;
-    if (da) da[offset + p] = 1.0f / (1.0f + expf(-logit)) - target;
+    float e = expf(-fabsf(logit)), one_plus = 1.0f + e;
+    loss += (logit > 0.0f ? logit : 0.0f) - target * logit + logf(one_plus);
+    if (da) da[offset + p] = (logit >= 0.0f ? 1.0f : e) / one_plus - target;
   }
   loss = block_sum(loss);
   if (threadIdx.x == 0) bce_rows[blockIdx.x] = loss;
@@ -246,7 +247,7 @@ __global__ static void onehot_linear_kernel(float *out, const float *weight, con
   const int *c = choice + (size_t)row * latents;
   float sum = bias[o];
   for (int l = 0; l < latents; l++) sum += w[l * K + c[l]];
-  out[i] = relu && !(sum > 0.0f) ? 0.0f : sum;
+  out[i] = relu && sum < 0.0f ? 0.0f : sum;
 }
 
 extern "C" void gsvae_launch_onehot_linear(float *out, const float *weight, const float *bias, const int *choice,
@@ -303,23 +304,22 @@ extern "C" void gsvae_launch_check_finite(const float *values, size_t count, int
 }
 
 __global__ static void adam_kernel(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
-                                   const int *nonfinite, const gsvae_cuda_step *step, float beta1, float beta2,
-                                   float eps) {
+                                   const int *nonfinite, const gsvae_cuda_step *step, gsvae_cuda_adam adam) {
   size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
   if (i >= count || *nonfinite) return;
   float g = grads[i] / step->grad_divisor;
-  float m = beta1 * exp_avg[i] + (1.0f - beta1) * g;
-  float v = beta2 * exp_avg_sq[i] + (1.0f - beta2) * g * g;
+  float m = adam.beta1 * exp_avg[i] + adam.one_minus_beta1 * g;
+  float v = adam.beta2 * exp_avg_sq[i] + adam.one_minus_beta2 * g * g;
   exp_avg[i] = m;
   exp_avg_sq[i] = v;
-  params[i] -= step->adam_step_size * m / (sqrtf(v) / step->adam_bias2_sqrt + eps);
+  params[i] -= step->adam_step_size * (m / (sqrtf(v) / step->adam_bias2_sqrt + adam.eps));
 }
 
 extern "C" void gsvae_launch_adam(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
-                                  const int *nonfinite, const gsvae_cuda_step *step, float beta1, float beta2, float eps,
+                                  const int *nonfinite, const gsvae_cuda_step *step, gsvae_cuda_adam adam,
                                   cudaStream_t stream) {
   adam_kernel<<<blocks_for(count), THREADS, 0, stream>>>(params, exp_avg, exp_avg_sq, grads, count, nonfinite, step,
-                                                          beta1, beta2, eps);
+                                                          adam);
   kernelCheck("adam_kernel");
 }
 

@@ -12,13 +12,18 @@ extern "C" {
 
 typedef struct {
   unsigned long long step;        /* the noise counter: the global step (0 when evaluating) */
-  unsigned long long sample_base; /* noise sample index of local row 0: its place in the global batch */
+  unsigned long long sample_base; /* noise sample index of local row 0: its place in the epoch order */
   long long data_offset;          /* local row 0's position in the epoch order (or test index) */
   float adam_step_size;           /* lr / (1 - beta1^t), t = step + 1, computed in double */
   float adam_bias2_sqrt;          /* sqrt(1 - beta2^t) */
   float tau;
   float grad_divisor;             /* the global batch's sample count */
 } gsvae_cuda_step;
+
+/* Adam's constants in float, each rounded from its double as cpu_adam_update does. */
+typedef struct {
+  float beta1, beta2, one_minus_beta1, one_minus_beta2, eps;
+} gsvae_cuda_adam;
 
 /* Summed over the finite steps since the last read; bad_streak runs across reads. */
 typedef struct {
@@ -61,11 +66,10 @@ void gsvae_launch_step_metrics(float *slots, const float *bce_rows, const float 
                                const float *bce_unrelaxed_rows, int rows, int latents, cudaStream_t stream);
 /* *nonfinite |= any of values[0..count) is NaN or infinite (nonfinite zeroed by the caller). */
 void gsvae_launch_check_finite(const float *values, size_t count, int *nonfinite, cudaStream_t stream);
-/* PyTorch's Adam over the flat buffers, gradients divided by step->grad_divisor; does nothing
+/* PyTorch's Adam over the flat buffers, operation for operation as cpu_adam_update, gradients divided by step->grad_divisor; does nothing
  * when *nonfinite. */
 void gsvae_launch_adam(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
-                       const int *nonfinite, const gsvae_cuda_step *step, float beta1, float beta2, float eps,
-                       cudaStream_t stream);
+                       const int *nonfinite, const gsvae_cuda_step *step, gsvae_cuda_adam adam, cudaStream_t stream);
 /* Adds a finite step's slots to the sums, or counts it skipped. */
 void gsvae_launch_accumulate_metrics(gsvae_cuda_metrics *metrics, const float *slots, const int *nonfinite,
                                      cudaStream_t stream);
