@@ -424,18 +424,20 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
         mark = MPI_Wtime(); /* evaluation time is not training throughput */
       }
       if (t.bad_streak >= config->train_max_bad_steps) {
+        if (t.comm->rank == 0) clear_progress(&t);
         if (t.comm->rank == 0)
-          fprintf(stderr, "\ngsvae: error: %ld non-finite steps in a row (train.max_bad_steps=%d): stopping; the "
+          fprintf(stderr, "gsvae: error: %ld non-finite steps in a row (train.max_bad_steps=%d): stopping; the "
                   "checkpoints in %s/ckpt are from before the streak\n", t.bad_streak, config->train_max_bad_steps,
                   config->run_dir);
         exit_code = GSVAE_EXIT_DIVERGED;
         break;
       }
       /* A checkpoint in a non-finite streak could hold a state that only diverges. */
-      if (ckpt_due && t.bad_streak > 0 && t.comm->rank == 0)
-        fprintf(stderr, "\ngsvae: warning: no checkpoint at step %ld: %ld non-finite step(s) in a row\n", step + 1,
+      if (ckpt_due && t.bad_streak > 0 && t.comm->rank == 0) {
+        clear_progress(&t);
+        fprintf(stderr, "gsvae: warning: no checkpoint at step %ld: %ld non-finite step(s) in a row\n", step + 1,
                 t.bad_streak);
-      else if (ckpt_due)
+      } else if (ckpt_due)
         write_checkpoint(&t, step + 1, s.tau, &interval, &epoch_totals);
     }
     if (stop_signal) {
