@@ -4,3 +4,7 @@ add_executable(model_gradcheck ${CMAKE_CURRENT_SOURCE_DIR}/model_gradcheck.c ${C
 target_compile_definitions(model_gradcheck PRIVATE GSVAE_REAL_DOUBLE)
 target_link_libraries(model_gradcheck PRIVATE gsvae_lib)
 add_test(NAME model_gradcheck COMMAND model_gradcheck)
+
+add_executable(model_gumbel ${CMAKE_CURRENT_SOURCE_DIR}/model_gumbel.c)
+target_link_libraries(model_gumbel PRIVATE gsvae_lib)
+add_test(NAME model_gumbel COMMAND model_gumbel)
