@@ -1,0 +1,12 @@
+# Analysis commands and sweeps on a short real run (the small_data fixture of train.cmake,
+# which is included after this file: its data directory is named here the same way).
+set(GSVAE_SMALL_DATA ${CMAKE_CURRENT_BINARY_DIR}/small-fashion-mnist)
+add_test(NAME analysis_cli
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/analysis_cli.py ${GSVAE_BIN} ${GSVAE_SMALL_DATA}
+                 ${CMAKE_CURRENT_BINARY_DIR}/analysis_cli)
+add_test(NAME analysis_sweep
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/analysis_sweep.py ${GSVAE_BIN} ${GSVAE_MPIEXEC}
+                 ${GSVAE_SMALL_DATA} ${CMAKE_CURRENT_BINARY_DIR}/analysis_sweep)
+add_test(NAME analysis_bad_input
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/analysis_bad_input.sh ${GSVAE_BIN} ${CMAKE_CURRENT_BINARY_DIR}/analysis_bad_input)
+set_tests_properties(analysis_cli analysis_sweep PROPERTIES FIXTURES_REQUIRED small_data TIMEOUT 900)
