@@ -736,9 +736,9 @@ static int load_file(gsvae_config *config, const char *path, char *err) {
     length += got;
     if (got == 0) break;
   }
-  int failed = ferror(file);
+  int failed = ferror(file) ? errno : 0;
   fclose(file);
-  int status = failed ? gsvae_errorf(err, "cannot read config file '%s': read error", path)
+  int status = failed ? gsvae_errorf(err, "cannot read config file '%s': %s", path, strerror(failed))
                       : gsvae_config_load_yaml_text(config, text, length, path, err);
   free(text);
   return status;
