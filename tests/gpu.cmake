@@ -1,0 +1,16 @@
+# `gsvae info` on every build; with the CUDA backend built, the GPU tests (CPU vs GPU after one
+# step and over 100 steps, graph replay vs eager, NCCL with one rank vs none), which exit 77
+# (skipped, with the reason printed) when no GPU is visible.
+add_test(NAME gpu_info COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gpu_info.py ${GSVAE_BIN})
+if(GSVAE_HAVE_CUDA)
+  add_executable(gpu_test ${CMAKE_CURRENT_SOURCE_DIR}/gpu_test.c)
+  target_link_libraries(gpu_test PRIVATE gsvae_lib)
+  target_include_directories(gpu_test PRIVATE ${CMAKE_SOURCE_DIR}/src/cuda)
+  add_executable(gpu_bench ${CMAKE_CURRENT_SOURCE_DIR}/gpu_bench.c)
+  target_link_libraries(gpu_bench PRIVATE gsvae_lib)
+  target_include_directories(gpu_bench PRIVATE ${CMAKE_SOURCE_DIR}/src/cuda)
+  foreach(mode one_step hundred_steps graphs nccl)
+    add_test(NAME gpu_${mode} COMMAND gpu_test ${mode})
+    set_tests_properties(gpu_${mode} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+  endforeach()
+endif()
