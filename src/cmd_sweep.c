@@ -278,7 +278,7 @@ int gsvae_cmd_sweep(int argc, char **argv) {
   mpiCheck(MPI_Comm_size(group, &group_size));
   preflight(configs + first, points, (world + groups - 1) / groups);
   if (gsvae_world_rank == 0)
-    printf("sweep %s: %d point(s) in %d group(s) of %d rank(s) or so -> %s\n", path, points, groups, world / groups,
+    printf("sweep %s: %d point(s) in %d group(s) over %d rank(s) -> %s\n", path, points, groups, world,
            sweep_config.run_dir);
 
   int *codes = callocCheck((size_t)points, sizeof(int));
