@@ -33,9 +33,10 @@ GSVAE_HD static inline philox4x32_ctr_t gsvae_random_block(uint64_t seed, uint32
   return philox4x32(ctr, key);
 }
 
-/* 24 random bits centred in their cell: u in [2^-25, 1 - 2^-25], never 0 or 1. */
+/* 23 random bits centred in their cell: u = (2k+1) 2^-24 in [2^-24, 1 - 2^-24], never 0 or 1.
+ * Not 24 bits: (k + 0.5) 2^-24 would need 25 significant bits near 1 and round to 1.0f. */
 GSVAE_HD static inline float gsvae_u32_to_uniform(uint32_t bits) {
-  return ((float)(bits >> 8) + 0.5f) * (1.0f / 16777216.0f);
+  return ((float)(bits >> 9) + 0.5f) * (1.0f / 8388608.0f);
 }
 
 GSVAE_HD static inline float gsvae_uniform(uint64_t seed, uint32_t purpose, uint64_t step, uint64_t sample,
