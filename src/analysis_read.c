@@ -179,14 +179,27 @@ static void set_run_dir(gsvae_run *run) {
   }
 }
 
-static int read_file(gsvae_run *run, bool need_params, char *err) {
-  /* A file that is not HDF5 is bad input, not an HDF5 failure: no error stack for it. */
+/* A file that is not HDF5 is bad input, not an HDF5 failure: no error stack for it. A run.h5
+ * that training holds open for writing refuses a plain open; it is read anyway (SWMR read, no
+ * lock), which is consistent enough for curves the writer flushes row by row. */
+static hid_t open_quietly(const char *path) {
   H5E_auto2_t handler;
   void *handler_data;
   h5Check(H5Eget_auto2(H5E_DEFAULT, &handler, &handler_data));
   h5Check(H5Eset_auto2(H5E_DEFAULT, NULL, NULL));
-  hid_t file = H5Fopen(run->file, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) {
+    hid_t access = h5Check(H5Pcreate(H5P_FILE_ACCESS));
+    h5Check(H5Pset_file_locking(access, false, true));
+    file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, access);
+    h5Check(H5Pclose(access));
+  }
   h5Check(H5Eset_auto2(H5E_DEFAULT, handler, handler_data));
+  return file;
+}
+
+static int read_file(gsvae_run *run, bool need_params, char *err) {
+  hid_t file = open_quietly(run->file);
   if (file < 0) return gsvae_errorf(err, "%s: cannot open as an HDF5 file (expected a run.h5 or a checkpoint)", run->file);
 
   int status = 0;
@@ -218,12 +231,7 @@ static int read_file(gsvae_run *run, bool need_params, char *err) {
 }
 
 static bool has_params(const char *path) {
-  H5E_auto2_t handler;
-  void *handler_data;
-  h5Check(H5Eget_auto2(H5E_DEFAULT, &handler, &handler_data));
-  h5Check(H5Eset_auto2(H5E_DEFAULT, NULL, NULL));
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  h5Check(H5Eset_auto2(H5E_DEFAULT, handler, handler_data));
+  hid_t file = open_quietly(path);
   if (file < 0) return false;
   bool found = H5Lexists(file, "params", H5P_DEFAULT) > 0;
   h5Check(H5Fclose(file));
