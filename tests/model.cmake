@@ -8,3 +8,11 @@ add_test(NAME model_gradcheck COMMAND model_gradcheck)
 add_executable(model_gumbel ${CMAKE_CURRENT_SOURCE_DIR}/model_gumbel.c)
 target_link_libraries(model_gumbel PRIVATE gsvae_lib)
 add_test(NAME model_gumbel COMMAND model_gumbel)
+
+add_executable(parity_dump ${CMAKE_CURRENT_SOURCE_DIR}/parity_dump.c)
+target_link_libraries(parity_dump PRIVATE gsvae_lib)
+add_test(NAME model_parity_dump COMMAND parity_dump ${CMAKE_CURRENT_BINARY_DIR}/parity.h5)
+add_test(NAME model_parity_pytorch
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/parity_check.py ${CMAKE_CURRENT_BINARY_DIR}/parity.h5)
+set_tests_properties(model_parity_dump PROPERTIES FIXTURES_SETUP model_parity)
+set_tests_properties(model_parity_pytorch PROPERTIES FIXTURES_REQUIRED model_parity TIMEOUT 600)
