@@ -27,14 +27,14 @@ static double chi_square_p_value(double statistic, int df) {
 static void check_uniform_range(void) {
   double lowest = 1, highest = 0;
   int bad = 0;
-  for (uint32_t top = 0; top < (1u << 24); top++) { /* every value u can take */
+  for (uint32_t top = 0; top < (1u << 24); top++) { /* covers every value u can take */
     for (uint32_t low = 0; low < 256; low += 255) {
       float u = gsvae_u32_to_uniform(top << 8 | low);
       bad += !(u > 0 && u < 1 && isfinite(gsvae_uniform_to_gumbel(u)));
       lowest = fmin(lowest, u), highest = fmax(highest, u);
     }
   }
-  expect(bad == 0, "24-bit values (with low bytes 0x00, 0xff) giving u outside (0,1)", bad);
+  expect(bad == 0, "top-24-bit patterns (low byte 0x00, 0xff) giving u outside (0,1)", bad);
   expect(gsvae_u32_to_uniform(0) > 0 && lowest > 0, "smallest u (bits 0x00000000) > 0", lowest);
   expect(gsvae_u32_to_uniform(0xFFFFFFFFu) < 1 && highest < 1, "1 - largest u (bits 0xffffffff) > 0", 1 - highest);
   float draws[4096];
