@@ -31,6 +31,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  gsvae_blas_pick_kernels(argv);
   if (argc < 2) {
     usage(stderr);
     return GSVAE_EXIT_USAGE;

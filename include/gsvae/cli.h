@@ -3,6 +3,10 @@
 #pragma once
 #include "gsvae/config.h"
 
+/* Re-executes with OPENBLAS_CORETYPE set when OpenBLAS fell back to its slowest kernels on
+ * an AVX2/AVX-512 CPU it does not know; call first thing in main(). */
+void gsvae_blas_pick_kernels(char **argv);
+
 /* MPI_Init (thread level funneled) and this process's rank in gsvae_world_rank/size. */
 void gsvae_mpi_start(int *argc, char ***argv);
 
