@@ -4,8 +4,19 @@ alone, run interleaved in one process tree; medians of the repetitions. Writes a
 
 usage: bench_cpu.py GSVAE_BIN OUT.md [--reps 5] [--steps 60]"""
 import argparse, gzip, os, re, statistics, struct, subprocess, sys, time
-import numpy as np
-import torch
+
+
+def openblas_core_for_this_cpu():
+    """The kernels gsvae picks (src/blas_kernels.c) when OpenBLAS falls back to Prescott: PyTorch
+    links the same OpenBLAS, so both sides get the same ones, set before torch loads it."""
+    flags = open("/proc/cpuinfo").read()
+    return "SkylakeX" if " avx512f" in flags else "Haswell" if " avx2" in flags else None
+
+
+if "OPENBLAS_CORETYPE" not in os.environ and openblas_core_for_this_cpu():
+    os.environ["OPENBLAS_CORETYPE"] = openblas_core_for_this_cpu()
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference_model  # noqa: E402
@@ -99,7 +110,7 @@ def main():
     lines = [
         "# CPU step time: gsvae vs the PyTorch reference (seed setup, batch 100, unrelaxed pass on)", "",
         f"Command: `{' '.join(['launch/bench_cpu.sh'] + sys.argv[3:])}` (runs `tests/bench_cpu.py`), "
-        f"{os.cpu_count()} cores, {args.reps} interleaved repetitions of {args.steps} steps, medians.", "",
+        f"{os.cpu_count()} cores, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} for both sides, {args.reps} interleaved repetitions of {args.steps} steps, medians.", "",
         "| what | ms/step | vs PyTorch |", "|---|---:|---:|",
         f"| PyTorch {torch.__version__} reference (tests/reference_model.py, 2 threads) | {ms['pytorch']:.2f} | 1.0x |",
         f"| gsvae, 1 rank (OpenBLAS on 2 threads) | {ms['gsvae_1rank']:.2f} | {ms['pytorch'] / ms['gsvae_1rank']:.1f}x |",
