@@ -6,19 +6,11 @@ usage: bench_cpu.py GSVAE_BIN OUT.md [--reps 5] [--steps 60]"""
 import argparse, gzip, os, re, statistics, struct, subprocess, sys, time
 
 
-def openblas_core_for_this_cpu():
-    """The kernels gsvae picks (src/blas_kernels.c) when OpenBLAS falls back to Prescott: PyTorch
-    links the same OpenBLAS, so both sides get the same ones, set before torch loads it."""
-    flags = open("/proc/cpuinfo").read()
-    return "SkylakeX" if " avx512f" in flags else "Haswell" if " avx2" in flags else None
-
-
-if "OPENBLAS_CORETYPE" not in os.environ and openblas_core_for_this_cpu():
-    os.environ["OPENBLAS_CORETYPE"] = openblas_core_for_this_cpu()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import openblas_env  # noqa: E402,F401  (before torch)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference_model  # noqa: E402
 
 DATA = "/usr/share/datasets/fashion-mnist"

@@ -4,11 +4,12 @@ over a few seeds, side by side with each side's spread. Writes a Markdown table.
 
 usage: quality_cpu.py GSVAE_BIN OUT.md [--epochs 3] [--seeds 3]"""
 import argparse, gzip, os, statistics, struct, subprocess, sys
-import h5py
-import numpy as np
-import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import openblas_env  # noqa: E402,F401  (before torch)
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 import reference_model  # noqa: E402
 
 DATA = "/usr/share/datasets/fashion-mnist"
