@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <hdf5.h>
-#include <hdf5_hl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,7 +351,10 @@ int gsvae_ckpt_load_image(const void *image, size_t size, const char *name, cons
   void *handler_data;
   H5Eget_auto2(H5E_DEFAULT, &handler, &handler_data);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  hid_t file = H5LTopen_file_image((void *)image, size, H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+  hid_t access = H5Pcreate(H5P_FILE_ACCESS), file = -1;
+  if (access >= 0 && H5Pset_fapl_core(access, 1 << 16, 0) >= 0 && H5Pset_file_image(access, (void *)image, size) >= 0)
+    file = H5Fopen(name, H5F_ACC_RDONLY, access);
+  if (access >= 0) H5Pclose(access);
   int status = load_quietly(file, name, config, layout, ckpt, err);
   H5Eset_auto2(H5E_DEFAULT, handler, handler_data);
   return status;

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test suite again in a second build under AddressSanitizer and UndefinedBehaviorSanitizer
+# (clang), plus bounded libFuzzer runs (tests/fuzz.cmake) of the IDX, config and checkpoint parsers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${GSVAE_SANITIZE_BUILD_DIR:-build-sanitize}
+CC=clang cmake -S . -B "$build" -DGSVAE_CUDA=OFF -DGSVAE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
+cmake --build "$build" -j"$(nproc)"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Open MPI and hwloc keep allocations until exit by design, not gsvae's leaks; its plugins stay
+# loaded so that the suppressions can name them.
+export OMPI_MCA_mca_base_component_disable_dlclose=1
+export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz_lsan.supp:print_suppressions=0"
+export ASAN_OPTIONS="fast_unwind_on_malloc=0"  # full stacks through Open MPI, for the suppressions
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+ctest --test-dir "$build" --output-on-failure -j"${GSVAE_TEST_JOBS:-1}" "$@"
