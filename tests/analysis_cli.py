@@ -1,13 +1,14 @@
 """The analysis commands on a short real run, checked against h5py, a PNG decoder written here
 (zlib + struct) and a PyTorch importance-weighted bound: inspect --json, export, sample,
 recon, plot, eval (-ELBO = the trainer's test loss; IW bound <= -ELBO and close to PyTorch's)."""
-import csv, gzip, json, math, os, struct, subprocess, sys, zlib
+import csv, gzip, json, math, os, shutil, struct, subprocess, sys, zlib
 import h5py
 import numpy as np
 import torch
 
 gsvae, data_dir, work = sys.argv[1:4]
-os.makedirs(work, exist_ok=True)
+shutil.rmtree(work, ignore_errors=True)  # a rerun starts afresh
+os.makedirs(work)
 failures = []
 
 

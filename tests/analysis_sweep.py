@@ -1,14 +1,15 @@
 """gsvae sweep over 4 ranks in 2 groups: one run per grid point, whose stored configs differ
 from each other exactly in the swept keys (and run.dir) with the grid's values; --list and
 --point agree with it; compare lists the points sorted by the final test loss in run.h5."""
-import itertools, os, subprocess, sys
+import itertools, os, shutil, subprocess, sys
 import h5py
 import yaml
 
 gsvae, mpiexec, data_dir, work = sys.argv[1:5]
 MPI_FLAGS = ["--allow-run-as-root", "--oversubscribe"]
 GRID = {"tau.rate": [0.001, 0.05], "train.estimator": ["gs", "st"]}
-os.makedirs(work, exist_ok=True)
+shutil.rmtree(work, ignore_errors=True)  # a rerun starts afresh
+os.makedirs(work)
 sweep_file = os.path.join(work, "sweep.yaml")
 with open(sweep_file, "w") as f:
     yaml.safe_dump({"base": {"data": {"dir": data_dir}, "train": {"batch": 50, "epochs": 1, "seed": 5},
