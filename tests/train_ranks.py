@@ -1,6 +1,6 @@
 """1, 2 and 4 ranks train the same run: per-step losses and final parameters agree within
 1e-5 relative, and run.h5 has the layout README.md documents."""
-import os, subprocess, sys
+import os, shutil, subprocess, sys
 import h5py
 import numpy as np
 
@@ -15,6 +15,7 @@ SEED_SHAPES = {"fc1.weight": (512, 784), "fc1.bias": (512,), "fc2.weight": (256,
 
 def train(ranks, estimator):
     run_dir = os.path.join(work, f"{estimator}-np{ranks}")
+    shutil.rmtree(run_dir, ignore_errors=True)
     command = [mpiexec, *MPI_FLAGS, "-np", str(ranks), gsvae, "train", *OVERRIDES,
                f"train.estimator={estimator}", f"run.dir={run_dir}", "run.resume=never"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
