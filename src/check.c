@@ -6,7 +6,7 @@
 #include <string.h>
 #include "gsvae/check.h"
 
-int gsvae_world_rank = 0, gsvae_world_size = 1;
+int gsvae_world_rank = 0, gsvae_world_size = 1, gsvae_group_rank = 0;
 
 static int mpi_is_running(void) {
   int initialized = 0, finalized = 0;
@@ -16,7 +16,7 @@ static int mpi_is_running(void) {
 }
 
 void gsvae_fail(int code, const char *fmt, ...) {
-  if (gsvae_world_rank == 0) {
+  if (gsvae_group_rank == 0) {
     va_list args;
     va_start(args, fmt);
     fputs("gsvae: error: ", stderr);

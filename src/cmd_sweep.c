@@ -276,6 +276,7 @@ int gsvae_cmd_sweep(int argc, char **argv) {
   int group_rank, group_size;
   mpiCheck(MPI_Comm_rank(group, &group_rank));
   mpiCheck(MPI_Comm_size(group, &group_size));
+  gsvae_group_rank = group_rank;
   preflight(configs + first, points, (world + groups - 1) / groups);
   if (gsvae_world_rank == 0)
     printf("sweep %s: %d point(s) in %d group(s) over %d rank(s) -> %s\n", path, points, groups, world,

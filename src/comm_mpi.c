@@ -13,6 +13,7 @@ void gsvae_mpi_start(int *argc, char ***argv) {
   mpiCheck(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   mpiCheck(MPI_Comm_rank(MPI_COMM_WORLD, &gsvae_world_rank));
   mpiCheck(MPI_Comm_size(MPI_COMM_WORLD, &gsvae_world_size));
+  gsvae_group_rank = gsvae_world_rank;
 }
 
 static void mpi_allreduce_sum(gsvae_comm *comm, float *buffer, size_t count) {

@@ -17,11 +17,12 @@ enum {
 
 #define GSVAE_ERR_LEN 1024
 
-/* This process's place in MPI_COMM_WORLD (0 of 1 until MPI is up). */
-extern int gsvae_world_rank, gsvae_world_size;
+/* This process's place in MPI_COMM_WORLD (0 of 1 until MPI is up), and its rank in the
+ * communicator training its run: the world, or its group in a sweep. */
+extern int gsvae_world_rank, gsvae_world_size, gsvae_group_rank;
 
-/* For errors every rank meets alike (config, data): rank 0 prints, all ranks exit(code)
- * after MPI_Finalize, so nothing hangs and the message is printed once. */
+/* For errors every rank of a run meets alike (config, data): its group's rank 0 prints, all
+ * ranks exit(code) after MPI_Finalize, so nothing hangs and the message is printed once. */
 void gsvae_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 /* For errors one rank may meet alone (a failed call): prints with the rank, then MPI_Abort. */
 void gsvae_abort(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
