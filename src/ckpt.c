@@ -54,11 +54,13 @@ static void write_attribute(hid_t object, const char *name, hid_t file_type, hid
   h5Check(H5Sclose(space));
 }
 
+/* Fixed-length: a variable-length string lives in the global heap, which carries no checksum
+ * and on which HDF5 1.10 can loop forever when it is corrupted. */
 static void write_string_attribute(hid_t object, const char *name, const char *text) {
   hid_t type = h5Check(H5Tcopy(H5T_C_S1));
-  h5Check(H5Tset_size(type, H5T_VARIABLE));
+  h5Check(H5Tset_size(type, strlen(text) + 1));
   h5Check(H5Tset_cset(type, H5T_CSET_UTF8));
-  write_attribute(object, name, type, type, 0, &text);
+  write_attribute(object, name, type, type, 0, text);
   h5Check(H5Tclose(type));
 }
 
@@ -143,30 +145,20 @@ static int read_attribute(hid_t file, const char *name, hid_t memory_type, H5T_c
   return status;
 }
 
-/* A variable-length or fixed-length string attribute into a malloc'd string. */
+/* A fixed-length string attribute (as written above) into a malloc'd string. */
 static char *read_string_attribute(hid_t file, const char *name, const char *file_name, char *err) {
   if (H5Aexists(file, name) <= 0) return gsvae_errorf(err, "%s: attribute '%s' is missing", file_name, name), NULL;
   hid_t attribute = H5Aopen(file, name, H5P_DEFAULT);
   hid_t type = attribute >= 0 ? H5Aget_type(attribute) : -1;
   hid_t space = attribute >= 0 ? H5Aget_space(attribute) : -1;
   char *text = NULL;
-  if (type < 0 || space < 0 || H5Tget_class(type) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1) {
-    gsvae_errorf(err, "%s: attribute '%s' is not a string", file_name, name);
-  } else if (H5Tis_variable_str(type) > 0) {
-    hid_t memory_type = H5Tcopy(type); /* HDF5 converts no character sets: read as stored */
-    char *vlen = NULL;
-    if (memory_type >= 0 && H5Aread(attribute, memory_type, &vlen) >= 0 && vlen) {
-      text = mallocCheck(strlen(vlen) + 1);
-      strcpy(text, vlen);
-      H5free_memory(vlen);
-    } else {
-      gsvae_errorf(err, "%s: cannot read attribute '%s'", file_name, name);
-    }
-    if (memory_type >= 0) H5Tclose(memory_type);
+  size_t size = type >= 0 ? H5Tget_size(type) : 0;
+  if (type < 0 || space < 0 || H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) != 0 ||
+      H5Sget_simple_extent_npoints(space) != 1 || size == 0) {
+    gsvae_errorf(err, "%s: attribute '%s' is not a fixed-length string", file_name, name);
   } else {
-    size_t size = H5Tget_size(type);
     text = callocCheck(size + 1, 1);
-    if (size == 0 || H5Aread(attribute, type, text) < 0) {
+    if (H5Aread(attribute, type, text) < 0) {
       free(text);
       text = NULL;
       gsvae_errorf(err, "%s: cannot read attribute '%s'", file_name, name);
