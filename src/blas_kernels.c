@@ -15,6 +15,11 @@ void gsvae_blas_pick_kernels(char **argv) {
                      : __builtin_cpu_supports("avx2") ? "Haswell"
                                                        : NULL;
   if (!core) return;
+  /* The resolved path, not /proc/self/exe, so that the process keeps its name (ps, pkill). */
+  char self[4096];
+  ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (length <= 0) return;
+  self[length] = '\0';
   setenv("OPENBLAS_CORETYPE", core, 1);
-  execv("/proc/self/exe", argv); /* returns only on failure: then the slow kernels still work */
+  execv(self, argv); /* returns only on failure: then the slow kernels still work */
 }
