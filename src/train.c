@@ -238,9 +238,11 @@ static void restore(trainer *t, metric_totals *interval, metric_totals *epoch_to
     free(zeros);
   }
   if (t->comm->rank == 0) {
-    /* Recreated from the checkpoint's curves: rows past it are dropped, none are missing. */
+    /* Recreated from the checkpoint's curves: rows past it are dropped, none are missing. A
+     * new inode, not a truncation, so that SWMR readers of the old file never see it rewritten. */
     char path[GSVAE_PATH_LEN + 16];
     snprintf(path, sizeof path, "%s/run.h5", config->run_dir);
+    unlink(path);
     t->runfile = gsvae_runfile_create(path, t->config_yaml, t->comm->size, t->backend->name);
     gsvae_runfile_sync_curves(t->runfile, &t->curves);
     t->progress_bar = isatty(STDOUT_FILENO);

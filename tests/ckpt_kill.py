@@ -1,14 +1,26 @@
-"""kill -9 at random moments (at least 20 times) of a run with frequent checkpoints, each
+"""kill -9 at random moments (at least 20 times: 1 to 12 steps past each resume point, then a
+random instant) of a run with frequent checkpoints, each
 followed by a resume: the final parameters equal the uninterrupted run's, and every file that
 carries a checkpoint's name is always a complete, valid checkpoint."""
 import os, random, subprocess, sys, time
 from ckpt_common import *
 
-KILL = ["model.hidden=256,128", "train.epochs=40", "run.ckpt_every=2", "run.keep=3", "run.log_every=1"]
+KILL = ["model.hidden=256,128", "train.epochs=30", "run.ckpt_every=2", "run.keep=3", "run.log_every=1"]
 failures = []
 straight = fresh_dir("straight")
 train(straight, ["run.resume=never", *KILL])
 reference = read_tree(os.path.join(straight, "run.h5"), ("params", "curves/steps", "curves/epochs"))
+
+
+
+def last_logged_step(run_dir):
+    try:
+        with h5py.File(os.path.join(run_dir, "run.h5"), "r", swmr=True) as f:
+            steps = f["curves/steps/step"]
+            return int(steps[-1]) if len(steps) else 0
+    except (OSError, KeyError, ValueError):  # not created yet, or being recreated by a resume
+        return 0
+
 
 run_dir = fresh_dir("killed")
 rng = random.Random(3)
@@ -17,8 +29,12 @@ resumed_from = []  # newest checkpoint after each kill: the kills must land at d
 while True:
     process = subprocess.Popen(command(run_dir, ["run.resume=auto", *KILL]), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
-    if kills < 20:
-        time.sleep(rng.uniform(0.3, 1.2))
+    if kills < 20:  # a random number of steps past the resume point, then a random instant
+        names = checkpoints(run_dir)
+        target = (checkpoint_step(names[-1]) if names else 0) + rng.randint(1, 12)
+        while process.poll() is None and last_logged_step(run_dir) < target:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0, 0.01))
     if kills < 20 and process.poll() is None:
         process.kill()
         kills += 1
