@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The test command: installs what the build and the tests need, builds, runs every test
-# through ctest (unit, MPI, PyTorch parity, end-to-end, bad input).
+# through ctest (unit, MPI, PyTorch parity, checkpoints and faults, analysis, end-to-end, bad
+# input), then again in a sanitized build with the fuzzers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 launch/install.sh --test
 launch/build.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ctest --test-dir "${GSVAE_BUILD_DIR:-build}" --output-on-failure -j"${GSVAE_TEST_JOBS:-1}" "$@"
+# The suite again under AddressSanitizer + UndefinedBehaviorSanitizer, and bounded fuzz runs.
+launch/test_sanitized.sh "$@"

@@ -64,26 +64,6 @@ static void write_string_attribute(hid_t object, const char *name, const char *t
   h5Check(H5Tclose(type));
 }
 
-static void write_tensors(hid_t file, const char *group_path, const gsvae_layout *layout, const float *buffer) {
-  hid_t link_props = h5Check(H5Pcreate(H5P_LINK_CREATE));
-  h5Check(H5Pset_create_intermediate_group(link_props, 1));
-  hid_t group = h5Check(H5Gcreate2(file, group_path, link_props, H5P_DEFAULT, H5P_DEFAULT));
-  for (int t = 0; t < gsvae_layout_tensor_count(layout); t++) {
-    char name[32];
-    int rank;
-    size_t shape[2], offset, length;
-    gsvae_layout_tensor(layout, t, name, &rank, shape, &offset, &length);
-    hsize_t dims[2] = {shape[0], shape[1]};
-    hid_t space = h5Check(H5Screate_simple(rank, dims, NULL));
-    hid_t dataset = h5Check(H5Dcreate2(group, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-    h5Check(H5Dwrite(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer + offset));
-    h5Check(H5Dclose(dataset));
-    h5Check(H5Sclose(space));
-  }
-  h5Check(H5Gclose(group));
-  h5Check(H5Pclose(link_props));
-}
-
 static void write_file(const char *path, const gsvae_checkpoint *ckpt, const gsvae_layout *layout,
                        const char *config_yaml) {
   /* The latest format checksums every metadata block, so a flipped byte there is reported
@@ -92,7 +72,7 @@ static void write_file(const char *path, const gsvae_checkpoint *ckpt, const gsv
   h5Check(H5Pset_libver_bounds(access, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
   hid_t file = h5Check(H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, access));
   const float *buffers[3] = {ckpt->params, ckpt->exp_avg, ckpt->exp_avg_sq};
-  for (int b = 0; b < 3; b++) write_tensors(file, tensor_groups[b], layout, buffers[b]);
+  for (int b = 0; b < 3; b++) gsvae_tensors_h5_write(file, tensor_groups[b], layout, buffers[b]);
   gsvae_curves_h5_write(file, &ckpt->curves);
   long format = GSVAE_CKPT_FORMAT;
   uint32_t checksum = checkpoint_checksum(ckpt, layout->param_count);

@@ -173,25 +173,31 @@ static void leave_swmr(gsvae_runfile *run) {
   run->swmr = false;
 }
 
-void gsvae_runfile_write_params(gsvae_runfile *run, const gsvae_layout *layout, const float *params) {
-  leave_swmr(run);
-  hid_t group = h5Check(H5Lexists(run->file, "params", H5P_DEFAULT))
-                    ? h5Check(H5Gopen2(run->file, "params", H5P_DEFAULT))
-                    : h5Check(H5Gcreate2(run->file, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+void gsvae_tensors_h5_write(hid_t location, const char *group_path, const gsvae_layout *layout,
+                            const float *buffer) {
+  hid_t link_props = h5Check(H5Pcreate(H5P_LINK_CREATE));
+  h5Check(H5Pset_create_intermediate_group(link_props, 1));
+  hid_t group = h5Check(H5Gcreate2(location, group_path, link_props, H5P_DEFAULT, H5P_DEFAULT));
   for (int t = 0; t < gsvae_layout_tensor_count(layout); t++) {
     char name[32];
     int rank;
     size_t shape[2], offset, length;
     gsvae_layout_tensor(layout, t, name, &rank, shape, &offset, &length);
-    if (h5Check(H5Lexists(group, name, H5P_DEFAULT))) h5Check(H5Ldelete(group, name, H5P_DEFAULT));
     hsize_t dims[2] = {shape[0], shape[1]};
     hid_t space = h5Check(H5Screate_simple(rank, dims, NULL));
     hid_t dataset = h5Check(H5Dcreate2(group, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-    h5Check(H5Dwrite(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, params + offset));
+    h5Check(H5Dwrite(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer + offset));
     h5Check(H5Dclose(dataset));
     h5Check(H5Sclose(space));
   }
   h5Check(H5Gclose(group));
+  h5Check(H5Pclose(link_props));
+}
+
+void gsvae_runfile_write_params(gsvae_runfile *run, const gsvae_layout *layout, const float *params) {
+  leave_swmr(run);
+  if (h5Check(H5Lexists(run->file, "params", H5P_DEFAULT))) h5Check(H5Ldelete(run->file, "params", H5P_DEFAULT));
+  gsvae_tensors_h5_write(run->file, "params", layout, params);
   h5Check(H5Fflush(run->file, H5F_SCOPE_LOCAL));
 }
 

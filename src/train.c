@@ -82,12 +82,13 @@ static double totals_mean(const metric_totals *totals, double sum) {
 }
 
 /* OpenBLAS would start one thread per core in every rank; share the node's cores instead,
- * unless the user said otherwise. */
-static void share_cores_among_local_ranks(MPI_Comm mpi) {
+ * unless the user said otherwise. Counted over the world, not the run's communicator: sweep
+ * groups share the node too. */
+static void share_cores_among_local_ranks(void) {
   if (getenv("OPENBLAS_NUM_THREADS") || getenv("OMP_NUM_THREADS")) return;
   MPI_Comm node;
   int local_ranks = 1;
-  mpiCheck(MPI_Comm_split_type(mpi, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  mpiCheck(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
   mpiCheck(MPI_Comm_size(node, &local_ranks));
   mpiCheck(MPI_Comm_free(&node));
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -102,16 +103,18 @@ static void open_backend(trainer *t, MPI_Comm mpi) {
   if (config->device_backend == GSVAE_DEVICE_CUDA && devices == 0)
     gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda but no GPU is visible to this process");
   if (config->device_backend != GSVAE_DEVICE_CPU && devices > 0) {
-    gsvae_cuda_select_device(mpi);
+    gsvae_cuda_select_device(MPI_COMM_WORLD); /* the node's GPUs are shared by every sweep group */
     t->backend = gsvae_cuda_backend_create(config, &t->layout, &t->train, &t->test, t->max_local_batch);
     t->comm = gsvae_nccl_comm_create(mpi, gsvae_cuda_backend_stream(t->backend));
+    /* the all-reduce inside the backend's step, so the whole step is one CUDA graph */
+    gsvae_cuda_backend_attach_comm(t->backend, t->comm);
     return;
   }
 #else
   if (config->device_backend == GSVAE_DEVICE_CUDA)
     gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda but this gsvae was built without CUDA (see README: Build)");
 #endif
-  share_cores_among_local_ranks(mpi);
+  share_cores_among_local_ranks();
   t->backend = gsvae_cpu_backend_create(config, &t->layout, &t->train, &t->test, t->max_local_batch);
   t->comm = gsvae_mpi_comm_create(mpi);
 }

@@ -10,6 +10,7 @@
 #include "gsvae/backend.h"
 #include "gsvae/check.h"
 #include "gsvae/rng.h"
+#include "gsvae/runfile.h"
 
 #define STEPS 20
 #define BATCH 100
@@ -17,19 +18,6 @@
 
 static void write_floats(hid_t loc, const char *name, int rank, const hsize_t *dims, const float *data) {
   h5Check(H5LTmake_dataset_float(loc, name, rank, dims, data));
-}
-
-static void write_tensors(hid_t loc, const char *group_name, const gsvae_layout *layout, const float *buffer) {
-  hid_t group = h5Check(H5Gcreate2(loc, group_name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  for (int t = 0; t < gsvae_layout_tensor_count(layout); t++) {
-    char name[32];
-    int rank;
-    size_t shape[2], offset, length;
-    gsvae_layout_tensor(layout, t, name, &rank, shape, &offset, &length);
-    hsize_t dims[2] = {shape[0], shape[1]};
-    write_floats(group, name, rank, dims, buffer + offset);
-  }
-  h5Check(H5Gclose(group));
 }
 
 /* Synthetic images, about half the pixels black like MNIST's, from their own noise purpose. */
@@ -71,7 +59,7 @@ int main(int argc, char **argv) {
   h5Check(H5LTset_attribute_int(file, "/", "hidden", config.model_hidden, config.model_hidden_count));
   double adam[4] = {config.train_lr, config.train_beta1, config.train_beta2, config.train_eps};
   h5Check(H5LTset_attribute_double(file, "/", "lr_beta1_beta2_eps", adam, 4));
-  write_tensors(file, "params", &layout, initial);
+  gsvae_tensors_h5_write(file, "params", &layout, initial);
 
   /* the inputs as the backend is meant to draw them, computed here independently of it */
   float *x = mallocCheck((size_t)STEPS * BATCH * 784 * sizeof(float));
@@ -113,7 +101,7 @@ int main(int argc, char **argv) {
       losses[1][s] = metrics[GSVAE_METRIC_UNRELAXED] / metrics[GSVAE_METRIC_SAMPLES];
       losses[2][s] = metrics[GSVAE_METRIC_BCE] / metrics[GSVAE_METRIC_SAMPLES];
       losses[3][s] = metrics[GSVAE_METRIC_KL] / metrics[GSVAE_METRIC_SAMPLES];
-      if (s == 0) write_tensors(group, "grad_sums", &layout, reduce);
+      if (s == 0) gsvae_tensors_h5_write(group, "grad_sums", &layout, reduce);
       backend->update(backend, &step);
     }
     gsvae_metric_sums sums;
@@ -126,7 +114,7 @@ int main(int argc, char **argv) {
     int straight_through = cases[c].estimator == GSVAE_ESTIMATOR_ST;
     h5Check(H5LTset_attribute_int(file, cases[c].name, "straight_through", &straight_through, 1));
     backend->get_state(backend, params, NULL, NULL);
-    write_tensors(group, "final", &layout, params);
+    gsvae_tensors_h5_write(group, "final", &layout, params);
     h5Check(H5Gclose(group));
     backend->destroy(backend);
     printf("%s: relaxed %.4f -> %.4f, unrelaxed %.4f -> %.4f over %d steps\n", cases[c].name, losses[0][0],
