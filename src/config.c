@@ -106,6 +106,8 @@ static const config_key keys[] = {
      .bounds = LOW, .help = "every k-th checkpoint is kept forever (0: off)"},
     {.name = "run.resume", .type = KEY_STRING, .offset = AT(run_resume), .fallback = "auto",
      .help = "auto: from the newest valid checkpoint in run.dir if any; never: fresh; or a checkpoint PATH"},
+    {.name = "run.watchdog", .type = KEY_DOUBLE, .offset = AT(run_watchdog), .fallback = "600", .min = 0,
+     .bounds = LOW, .help = "seconds a rank waits at one step (a peer hung or died) before ending the job; 0: off"},
     {.name = "device.backend", .type = KEY_ENUM, .offset = AT(device_backend), .fallback = "auto",
      .words = backend_words, .help = "auto: cuda when a GPU is there, else cpu"},
     {.name = "device.precision", .type = KEY_ENUM, .offset = AT(device_precision), .fallback = "fp32",

@@ -17,6 +17,7 @@
 #include "gsvae/schedule.h"
 #include "gsvae/signals.h"
 #include "gsvae/train.h"
+#include "gsvae/watchdog.h"
 #ifdef GSVAE_HAVE_CUDA
 #include "gsvae/cuda.h"
 #endif
@@ -391,7 +392,9 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
   int exit_code = GSVAE_EXIT_OK;
   long start_step = t.start_step;
   double started = MPI_Wtime(), mark = started;
+  gsvae_watchdog_start(config->run_watchdog);
   for (long step = start_step; step < t.total_steps; step++) {
+    gsvae_watchdog_progress(step);
     gsvae_step s = make_step(&t, step);
     if (s.batch_start == 0 || step == start_step) {
       gsvae_epoch_permutation(t.order, t.train.count, config->train_seed, s.epoch);
@@ -457,6 +460,7 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
     if (t.comm->rank == 0) show_progress(&t, step + 1, start_step, MPI_Wtime() - started);
   }
 
+  gsvae_watchdog_stop();
   float *params = mallocCheck(t.layout.param_count * sizeof(float));
   t.backend->get_state(t.backend, params, NULL, NULL);
   if (t.comm->rank == 0) {

@@ -10,3 +10,7 @@ add_test(NAME train_bad_input
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/train_bad_input.sh ${GSVAE_BIN} ${GSVAE_SMALL_DATA}
                  ${CMAKE_CURRENT_BINARY_DIR}/train_bad_input)
 set_tests_properties(train_ranks_agree train_bad_input PROPERTIES FIXTURES_REQUIRED small_data TIMEOUT 900)
+add_test(NAME train_watchdog
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/train_watchdog.sh ${GSVAE_BIN} ${GSVAE_MPIEXEC} ${GSVAE_SMALL_DATA}
+                 ${CMAKE_CURRENT_BINARY_DIR}/train_watchdog)
+set_tests_properties(train_watchdog PROPERTIES FIXTURES_REQUIRED small_data TIMEOUT 300)

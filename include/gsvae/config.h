@@ -47,6 +47,7 @@ typedef struct {
   int run_keep;                    /* newest checkpoints kept */
   int run_keep_every;              /* 0: off; else every k-th checkpoint is kept forever */
   char run_resume[GSVAE_PATH_LEN]; /* auto | never | PATH */
+  double run_watchdog;             /* seconds without a step boundary before a rank ends the job; 0: off */
   /* device.* */
   gsvae_device_kind device_backend; /* auto | cpu | cuda */
   gsvae_precision device_precision; /* fp32 | tf32 */
