@@ -9,6 +9,7 @@
 #include "gsvae/check.h"
 #include "gsvae/cpu_latent.h"
 #include "gsvae/cpu_model.h"
+#include "gsvae/cpu_rows.h"
 
 #ifdef GSVAE_REAL_DOUBLE
 #define gemm cblas_dgemm
@@ -148,29 +149,12 @@ static void decoder_forward_one_hot(cpu_model *model, const gsvae_real *params, 
   decoder_forward_rest(model, params, batch);
 }
 
-/* Sum over the batch of BCE(sigmoid(a), x) summed over pixels, in the stable form
- * max(a,0) - x a + log(1 + exp(-|a|)) (as PyTorch's; log1p would cost 5x and change the sum by
- * less than 1e-7 relative); grad (if not NULL) gets sigmoid(a) - x. */
+/* Sum over the batch of BCE(sigmoid(a), x) summed over pixels (cpu_bce_row); grad (if not NULL)
+ * gets sigmoid(a) - x. */
 static double bce_sum(const gsvae_real *a, const gsvae_real *x, int batch, int dim, gsvae_real *grad) {
   double total = 0;
-  for (int b = 0; b < batch; b++) {
-    const gsvae_real *a_row = a + (size_t)b * dim, *x_row = x + (size_t)b * dim;
-    gsvae_real row_sum = 0;
-    if (grad) {
-      gsvae_real *g_row = grad + (size_t)b * dim;
-      for (int p = 0; p < dim; p++) {
-        gsvae_real v = a_row[p], e = real_exp(-real_fabs(v)), one_plus = 1 + e;
-        row_sum += (v > 0 ? v : 0) - x_row[p] * v + real_log(one_plus);
-        g_row[p] = (v >= 0 ? 1 : e) / one_plus - x_row[p];
-      }
-    } else {
-      for (int p = 0; p < dim; p++) {
-        gsvae_real v = a_row[p];
-        row_sum += (v > 0 ? v : 0) - x_row[p] * v + real_log(1 + real_exp(-real_fabs(v)));
-      }
-    }
-    total += row_sum;
-  }
+  for (int b = 0; b < batch; b++)
+    total += cpu_bce_row(a + (size_t)b * dim, x + (size_t)b * dim, dim, grad ? grad + (size_t)b * dim : NULL);
   return total;
 }
 

@@ -18,7 +18,11 @@ def train(ranks, estimator):
     shutil.rmtree(run_dir, ignore_errors=True)
     command = [mpiexec, *MPI_FLAGS, "-np", str(ranks), gsvae, "train", *OVERRIDES,
                f"train.estimator={estimator}", f"run.dir={run_dir}", "run.resume=never"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # One BLAS thread per rank for every rank count: a threaded OpenBLAS GEMM may round a few
+    # products differently, and Adam turns ulp noise in near-zero gradient entries into lr-sized
+    # steps, so a 1-rank run on 2 threads agrees on the losses (~5e-8) but not the parameters.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     if result.returncode != 0:
         sys.exit(f"{' '.join(command)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:

@@ -57,8 +57,11 @@ static inline void gsvae_fill_uniform(float *out, uint32_t count, uint64_t seed,
   }
 }
 
+/* -log(-log u) over a row (src/cpu_rows.c, vectorised); the GPU uses gsvae_uniform_to_gumbel. */
+void gsvae_gumbel_from_uniform(float *values, uint32_t count);
+
 static inline void gsvae_fill_gumbel(float *out, uint32_t count, uint64_t seed, uint32_t purpose, uint64_t step,
                                      uint64_t sample) {
   gsvae_fill_uniform(out, count, seed, purpose, step, sample);
-  for (uint32_t i = 0; i < count; i++) out[i] = gsvae_uniform_to_gumbel(out[i]);
+  gsvae_gumbel_from_uniform(out, count);
 }
