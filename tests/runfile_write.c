@@ -33,13 +33,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   gsvae_config config;
-  memset(&config, 0, sizeof config);
-  config.model_latents = 30;
-  config.model_categories = 10;
-  config.model_hidden[0] = 512;
-  config.model_hidden[1] = 256;
-  config.model_hidden_count = 2;
-  config.model_logits_relu = true;
+  gsvae_config_defaults(&config); /* the seed's layout, 784-512-256-300 */
   gsvae_layout layout;
   gsvae_layout_build(&layout, 784, &config);
 
