@@ -6,7 +6,11 @@
 #include "gsvae/cli.h"
 #include "gsvae/comm.h"
 
+bool gsvae_started_by_launcher;
+
 void gsvae_mpi_start(int *argc, char ***argv) {
+  gsvae_started_by_launcher =
+      getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK") || getenv("SLURM_PROCID");
   int provided = 0;
   mpiCheck(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
   /* Errors come back to mpiCheck, which names the call, instead of MPI's default abort. */

@@ -9,6 +9,7 @@
 #include <cblas.h>
 #include "gsvae/backend.h"
 #include "gsvae/check.h"
+#include "gsvae/cli.h"
 #include "gsvae/ckpt.h"
 #include "gsvae/comm.h"
 #include "gsvae/curves.h"
@@ -146,12 +147,6 @@ static void setup(trainer *t, const gsvae_config *config, MPI_Comm mpi) {
   t->config_yaml = gsvae_config_to_yaml(config);
 }
 
-/* mpirun gives each rank a pseudo-terminal even when its own output goes to a log file, so a
- * terminal is believed only for a plain `gsvae train`. */
-static bool launched_by_mpi_or_slurm(void) {
-  return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK") || getenv("SLURM_PROCID");
-}
-
 /* Rank 0's choice of checkpoint by run.resume: 1 and *ckpt loaded, 0 for a fresh run, or -1
  * with the reason in err. Invalid checkpoints are named and skipped for older ones. */
 static int pick_checkpoint(trainer *t, gsvae_checkpoint *ckpt, char *err) {
@@ -255,7 +250,7 @@ static void restore(trainer *t, metric_totals *interval, metric_totals *epoch_to
     unlink(path);
     t->runfile = gsvae_runfile_create(path, t->config_yaml, t->comm->size, t->backend->name);
     gsvae_runfile_sync_curves(t->runfile, &t->curves);
-    t->progress_bar = isatty(STDOUT_FILENO) && !launched_by_mpi_or_slurm();
+    t->progress_bar = isatty(STDOUT_FILENO) && !gsvae_started_by_launcher;
   }
 }
 

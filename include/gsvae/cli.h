@@ -1,6 +1,7 @@
 /* The subcommands of the gsvae binary; each takes the arguments after its name and returns
  * an exit code (GSVAE_EXIT_*). main.c holds the table. */
 #pragma once
+#include <stdbool.h>
 #include "gsvae/config.h"
 
 /* Re-executes with OPENBLAS_CORETYPE set when OpenBLAS fell back to its slowest kernels on
@@ -9,6 +10,10 @@ void gsvae_blas_pick_kernels(char **argv);
 
 /* MPI_Init (thread level funneled) and this process's rank in gsvae_world_rank/size. */
 void gsvae_mpi_start(int *argc, char ***argv);
+/* Whether mpirun or srun started this process (read before MPI_Init, which sets the same
+ * variables for a singleton): they give ranks a pseudo-terminal even when logging to a file,
+ * so a terminal is believed only for a plain `gsvae train`. */
+extern bool gsvae_started_by_launcher;
 
 /* Splits argv into [CONFIG.yaml] and key=value overrides and loads them (cmd_config.c);
  * returns 0, or -1 with a message in err. */
