@@ -1,8 +1,8 @@
 /* The model's transcendental loops, vectorised with glibc's libmvec (see vector_math.h). They
- * live apart from cpu_model.c so that these loops alone use the vector logf/expf: each runs over
- * one sample's row from its start, so a sample is computed the same whatever its batch or rank
- * (elsewhere GCC would also vectorise loops whose vector/scalar split depends on the batch).
- * Built in float for the trainer and again in double for the gradient check. */
+ * live apart from cpu_model.c so that these loops alone use the vector logf/expf: in cpu_model.c
+ * GCC would also vectorise KL's sums, whose cancellation turns a few ulp into more than 1e-5 off
+ * PyTorch. Each loop runs over one sample's row from its start, so a sample is computed the same
+ * whatever its batch or rank. Built in float for the trainer and in double for the gradient check. */
 #include "gsvae/cpu_rows.h"
 #include "gsvae/vector_math.h"
 
