@@ -142,15 +142,16 @@ int gsvae_plot_runs(const gsvae_run *runs, int count, const char *path, char *er
 
   plsdev(device);
   plsfnam(path);
-  plspage(0.0, 0.0, 1200, 760 + 22 * count, 0, 0);
+  /* The legend goes below the axes, one row per run: the page grows by a row's height per run. */
+  const int legend_row_px = 34, page_height = 760 + legend_row_px * count;
+  plspage(0.0, 0.0, 1200, page_height, 0, 0);
   plscolbg(255, 255, 255);
   plscol0(1, 0, 0, 0);
   for (int i = 0; i < RUN_COLOURS; i++) plscol0(FIRST_RUN_COLOUR + i, palette[i][0], palette[i][1], palette[i][2]);
   plinit();
   pladv(0);
-  /* The legend goes below the axes, one row per run. */
-  double legend_height = 0.03 * count * 760.0 / (760 + 22 * count);
-  plvpor(0.09, 0.89, 0.14 + legend_height, 0.90);
+  double legend_height = (double)(legend_row_px * count) / page_height;
+  plvpor(0.10, 0.89, 0.14 + legend_height, 0.90);
   plcol0(1);
   plwind(0.0, r.x_max, r.y_min, r.y_max);
   plbox("bcnst", 0.0, 0, "bnstv", 0.0, 0);
