@@ -80,6 +80,7 @@ static float *cpu_reduce_buffer(gsvae_backend *base, size_t *count) {
 }
 
 /* A float is inf or NaN when its exponent bits are all ones; an integer OR vectorizes. */
+GSVAE_WIDE_LOOP
 static bool all_finite(const float *values, size_t count) {
   uint32_t bad = 0;
   for (size_t i = 0; i < count; i++) {

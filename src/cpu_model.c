@@ -338,6 +338,10 @@ void cpu_model_decode(cpu_model *model, const gsvae_real *params, const gsvae_re
 /* torch.optim.Adam's single-tensor step, operation for operation: the bias corrections in
  * double as Python computes them, the element math in the buffer's precision. The loop
  * vectorizes only under -fno-math-errno (sqrtf's errno path is a branch otherwise). */
+/* An AVX2 copy beside the baseline one, picked when the program loads: two divisions and a square
+ * root per parameter make this loop compute-bound at 4 lanes. Both copies round alike (IEEE
+ * division and sqrt, and no FMA to contract into). */
+GSVAE_WIDE_LOOP
 void cpu_adam_update(gsvae_real *params, gsvae_real *exp_avg, gsvae_real *exp_avg_sq, const gsvae_real *grads,
                      size_t count, long t, double lr, double beta1, double beta2, double eps, double grad_divisor) {
   double bias_correction1 = 1 - pow(beta1, (double)t), bias_correction2 = 1 - pow(beta2, (double)t);
