@@ -1,7 +1,9 @@
 /* The training loop, written once over any backend and communicator: the data order, tau,
  * the step, metric rows and epoch evaluation, curves into run.h5, the final parameters;
  * checkpoints, resume, stop signals and the non-finite streak. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,8 +86,9 @@ static double totals_mean(const metric_totals *totals, double sum) {
 }
 
 /* OpenBLAS would start one thread per core in every rank; share the node's cores instead,
- * unless the user said otherwise. Counted over the world, not the run's communicator: sweep
- * groups share the node too. */
+ * unless the user said otherwise. A rank that mpirun or srun bound to some cores gets one thread
+ * per core of its binding; an unbound rank gets its share of the node's cores, counted over the
+ * world, not the run's communicator, since sweep groups share the node too. */
 static void share_cores_among_local_ranks(void) {
   if (getenv("OPENBLAS_NUM_THREADS") || getenv("OMP_NUM_THREADS")) return;
   MPI_Comm node;
@@ -94,7 +97,9 @@ static void share_cores_among_local_ranks(void) {
   mpiCheck(MPI_Comm_size(node, &local_ranks));
   mpiCheck(MPI_Comm_free(&node));
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  int threads = (int)(cores / local_ranks);
+  cpu_set_t allowed;
+  long bound = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : cores;
+  int threads = (int)(bound < cores ? bound : cores / local_ranks);
   openblas_set_num_threads(threads > 0 ? threads : 1);
 }
 
