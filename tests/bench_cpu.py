@@ -74,7 +74,9 @@ def product_flops():
 def time_gsvae(binary, steps, ranks, run_dir):
     """ms per step from gsvae's own samples/s lines (the first interval, warm-up, dropped)."""
     log_every = 20
-    command = ["mpirun", "--allow-run-as-root", "-np", str(ranks), binary, "train", f"train.max_steps={steps + log_every}",
+    # one rank as a plain process (mpirun would bind it to one core), more under mpirun, one core each
+    launcher = ["mpirun", "--allow-run-as-root", "-np", str(ranks)] if ranks > 1 else []
+    command = [*launcher, binary, "train", f"train.max_steps={steps + log_every}",
                f"run.log_every={log_every}", f"run.dir={run_dir}", "run.resume=never", f"run.ckpt_every=0"]
     subprocess.run(["rm", "-rf", run_dir], check=True)
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
