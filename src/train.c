@@ -38,7 +38,6 @@ typedef struct {
   gsvae_runfile *runfile; /* rank 0 only */
   char *config_yaml;
   long start_step;        /* 0, or the step of the checkpoint resumed from */
-  long bad_streak;        /* non-finite steps in a row, as of the last metric read */
   bool progress_bar;      /* rank 0 writing to a terminal */
 } trainer;
 
@@ -426,8 +425,6 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
       interval.seconds += now - mark;
       epoch_totals.seconds += now - mark;
       mark = now;
-      /* Whether the backend's streak spans reads or not, a wholly bad interval extends ours. */
-      t.bad_streak = sums.steps > 0 && sums.bad_streak == sums.steps ? t.bad_streak + sums.bad_streak : sums.bad_streak;
       if (log_due) {
         log_step_row(&t, &s, &interval);
         memset(&interval, 0, sizeof interval);
@@ -437,20 +434,20 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
         memset(&epoch_totals, 0, sizeof epoch_totals);
         mark = MPI_Wtime(); /* evaluation time is not training throughput */
       }
-      if (t.bad_streak >= config->train_max_bad_steps) {
+      if (sums.bad_streak >= config->train_max_bad_steps) {
         if (t.comm->rank == 0) clear_progress(&t);
         if (t.comm->rank == 0)
           fprintf(stderr, "gsvae: error: %ld non-finite steps in a row (train.max_bad_steps=%d): stopping; the "
-                  "checkpoints in %s/ckpt are from before the streak\n", t.bad_streak, config->train_max_bad_steps,
+                  "checkpoints in %s/ckpt are from before the streak\n", sums.bad_streak, config->train_max_bad_steps,
                   config->run_dir);
         exit_code = GSVAE_EXIT_DIVERGED;
         break;
       }
       /* A checkpoint in a non-finite streak could hold a state that only diverges. */
-      if (ckpt_due && t.bad_streak > 0 && t.comm->rank == 0) {
+      if (ckpt_due && sums.bad_streak > 0 && t.comm->rank == 0) {
         clear_progress(&t);
         fprintf(stderr, "gsvae: warning: no checkpoint at step %ld: %ld non-finite step(s) in a row\n", step + 1,
-                t.bad_streak);
+                sums.bad_streak);
       } else if (ckpt_due)
         write_checkpoint(&t, step + 1, s.tau, &interval, &epoch_totals);
     }

@@ -32,7 +32,7 @@ typedef struct {
   double relaxed, bce, kl, unrelaxed, samples;
   long steps;                  /* steps taken, skipped ones included */
   long skipped;                /* steps whose loss or gradient was not finite (update skipped) */
-  long bad_streak;             /* non-finite steps in a row at the end of the interval */
+  long bad_streak;             /* non-finite steps in a row up to now, across reads */
 } gsvae_metric_sums;
 
 typedef struct gsvae_backend gsvae_backend;
