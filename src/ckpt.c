@@ -45,22 +45,13 @@ static uint32_t checkpoint_checksum(const gsvae_checkpoint *ckpt, size_t param_c
 
 /* ---- writing ---- */
 
-static void write_attribute(hid_t object, const char *name, hid_t file_type, hid_t memory_type, hsize_t count,
-                            const void *value) {
-  hid_t space = h5Check(count == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &count, NULL));
-  hid_t attribute = h5Check(H5Acreate2(object, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT));
-  h5Check(H5Awrite(attribute, memory_type, value));
-  h5Check(H5Aclose(attribute));
-  h5Check(H5Sclose(space));
-}
-
 /* Fixed-length: a variable-length string lives in the global heap, which carries no checksum
  * and on which HDF5 1.10 can loop forever when it is corrupted. */
 static void write_string_attribute(hid_t object, const char *name, const char *text) {
   hid_t type = h5Check(H5Tcopy(H5T_C_S1));
   h5Check(H5Tset_size(type, strlen(text) + 1));
   h5Check(H5Tset_cset(type, H5T_CSET_UTF8));
-  write_attribute(object, name, type, type, 0, text);
+  gsvae_h5_write_attribute(object, name, type, type, 0, text);
   h5Check(H5Tclose(type));
 }
 
@@ -76,14 +67,14 @@ static void write_file(const char *path, const gsvae_checkpoint *ckpt, const gsv
   gsvae_curves_h5_write(file, &ckpt->curves);
   long format = GSVAE_CKPT_FORMAT;
   uint32_t checksum = checkpoint_checksum(ckpt, layout->param_count);
-  write_attribute(file, "format", H5T_STD_I64LE, H5T_NATIVE_LONG, 0, &format);
-  write_attribute(file, "step", H5T_STD_I64LE, H5T_NATIVE_LONG, 0, &ckpt->step);
-  write_attribute(file, "epoch", H5T_STD_I64LE, H5T_NATIVE_LONG, 0, &ckpt->epoch);
-  write_attribute(file, "tau", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &ckpt->tau);
-  write_attribute(file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &ckpt->seed);
-  write_attribute(file, "interval_sums", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, GSVAE_SUM_COUNT, ckpt->interval_sums);
-  write_attribute(file, "epoch_sums", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, GSVAE_SUM_COUNT, ckpt->epoch_sums);
-  write_attribute(file, "checksum", H5T_STD_U32LE, H5T_NATIVE_UINT32, 0, &checksum);
+  gsvae_h5_write_attribute(file, "format", H5T_STD_I64LE, H5T_NATIVE_LONG, 0, &format);
+  gsvae_h5_write_attribute(file, "step", H5T_STD_I64LE, H5T_NATIVE_LONG, 0, &ckpt->step);
+  gsvae_h5_write_attribute(file, "epoch", H5T_STD_I64LE, H5T_NATIVE_LONG, 0, &ckpt->epoch);
+  gsvae_h5_write_attribute(file, "tau", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &ckpt->tau);
+  gsvae_h5_write_attribute(file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &ckpt->seed);
+  gsvae_h5_write_attribute(file, "interval_sums", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, GSVAE_SUM_COUNT, ckpt->interval_sums);
+  gsvae_h5_write_attribute(file, "epoch_sums", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, GSVAE_SUM_COUNT, ckpt->epoch_sums);
+  gsvae_h5_write_attribute(file, "checksum", H5T_STD_U32LE, H5T_NATIVE_UINT32, 0, &checksum);
   write_string_attribute(file, "config", config_yaml);
   h5Check(H5Fflush(file, H5F_SCOPE_GLOBAL));
   h5Check(H5Fclose(file));

@@ -26,30 +26,27 @@ struct gsvae_runfile {
   hsize_t rows_in_file[2];
 };
 
+void gsvae_h5_write_attribute(hid_t object, const char *name, hid_t file_type, hid_t memory_type, hsize_t count,
+                              const void *value) {
+  hid_t space = h5Check(count == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &count, NULL));
+  hid_t attribute = h5Check(H5Acreate2(object, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT));
+  h5Check(H5Awrite(attribute, memory_type, value));
+  h5Check(H5Aclose(attribute));
+  h5Check(H5Sclose(space));
+}
+
 /* A variable-length UTF-8 string attribute, which h5py reads back as str. */
 static void write_string_attribute(hid_t object, const char *name, const char *value) {
   hid_t type = h5Check(H5Tcopy(H5T_C_S1));
   h5Check(H5Tset_size(type, H5T_VARIABLE));
   h5Check(H5Tset_cset(type, H5T_CSET_UTF8));
-  hid_t space = h5Check(H5Screate(H5S_SCALAR));
-  hid_t attribute = h5Check(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT));
-  h5Check(H5Awrite(attribute, type, &value));
-  h5Check(H5Aclose(attribute));
-  h5Check(H5Sclose(space));
+  gsvae_h5_write_attribute(object, name, type, type, 0, &value); /* a variable-length string is its pointer */
   h5Check(H5Tclose(type));
-}
-
-static void write_int_attribute(hid_t object, const char *name, int value) {
-  hid_t space = h5Check(H5Screate(H5S_SCALAR));
-  hid_t attribute = h5Check(H5Acreate2(object, name, H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT));
-  h5Check(H5Awrite(attribute, H5T_NATIVE_INT, &value));
-  h5Check(H5Aclose(attribute));
-  h5Check(H5Sclose(space));
 }
 
 static void write_environment(hid_t file, int ranks, const char *backend_name) {
   hid_t env = h5Check(H5Gcreate2(file, "env", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  write_int_attribute(env, "ranks", ranks);
+  gsvae_h5_write_attribute(env, "ranks", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &ranks);
   write_string_attribute(env, "backend", backend_name);
   char host[256] = "unknown";
   if (gethostname(host, sizeof host) != 0) strcpy(host, "unknown");
