@@ -3,7 +3,7 @@ against the PyTorch reference (tests/reference_model.py) and against the step's 
 alone, run interleaved in one process tree; medians of the repetitions. Writes a Markdown table.
 
 usage: bench_cpu.py GSVAE_BIN OUT.md [--reps 5] [--steps 60]"""
-import argparse, gzip, os, re, statistics, struct, subprocess, sys, time
+import argparse, os, re, statistics, subprocess, sys, time
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -12,16 +12,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import reference_model  # noqa: E402
+from make_small_dataset import load_images  # noqa: E402
 
-DATA = "/usr/share/datasets/fashion-mnist"
 BATCH, SIZES = 100, [784, 512, 256, 300, 256, 512, 784]
-
-
-def load_images():
-    with gzip.open(f"{DATA}/train-images-idx3-ubyte.gz", "rb") as f:
-        data = f.read()
-    n, rows, cols = struct.unpack(">III", data[4:16])
-    return torch.from_numpy(np.frombuffer(data, np.uint8, offset=16).reshape(n, rows * cols).astype(np.float32) / 255)
 
 
 def time_pytorch(images, steps, threads):
@@ -77,7 +70,7 @@ def time_gsvae(binary, steps, ranks, run_dir):
     # one rank as a plain process (mpirun would bind it to one core), more under mpirun, one core each
     launcher = ["mpirun", "--allow-run-as-root", "-np", str(ranks)] if ranks > 1 else []
     command = [*launcher, binary, "train", f"train.max_steps={steps + log_every}",
-               f"run.log_every={log_every}", f"run.dir={run_dir}", "run.resume=never", f"run.ckpt_every=0"]
+               f"run.log_every={log_every}", f"run.dir={run_dir}", "run.resume=never", "run.ckpt_every=0"]
     subprocess.run(["rm", "-rf", run_dir], check=True)
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rates = [float(m) for m in re.findall(r"\|\s+([0-9.]+) samples/s", out)][1:]
@@ -91,7 +84,7 @@ def main():
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--steps", type=int, default=60)
     args = parser.parse_args()
-    images = load_images()
+    images = load_images("train")
     runs = {name: [] for name in ("pytorch", "products", "gsvae_1rank", "gsvae_2ranks")}
     for rep in range(args.reps):
         runs["pytorch"].append(time_pytorch(images, args.steps, 2))

@@ -13,6 +13,14 @@ def read_idx(path):
     return shape, data[4 + 4 * dims:]
 
 
+def load_images(prefix, source=SOURCE):
+    """All images of `prefix` (train or t10k) as a float32 torch tensor, one row of pixels/255 each."""
+    import numpy as np
+    import torch
+    (count, rows, cols), pixels = read_idx(f"{source}/{prefix}-images-idx3-ubyte.gz")
+    return torch.from_numpy(np.frombuffer(pixels, np.uint8).reshape(count, rows * cols).astype(np.float32) / 255)
+
+
 def write_idx(path, magic, shape, payload):
     with gzip.open(path, "wb") as f:
         f.write(struct.pack(">I", magic) + struct.pack(">" + "I" * len(shape), *shape) + payload)

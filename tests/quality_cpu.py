@@ -3,24 +3,16 @@ test loss of gsvae and of the PyTorch reference (tests/reference_model.py, its o
 over a few seeds, side by side with each side's spread. Writes a Markdown table.
 
 usage: quality_cpu.py GSVAE_BIN OUT.md [--epochs 3] [--seeds 3]"""
-import argparse, gzip, os, statistics, struct, subprocess, sys
+import argparse, os, statistics, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import openblas_env  # noqa: E402,F401  (before torch)
 import h5py  # noqa: E402
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import reference_model  # noqa: E402
+from make_small_dataset import load_images  # noqa: E402
 
-DATA = "/usr/share/datasets/fashion-mnist"
 BATCH = 100
-
-
-def load(prefix):
-    with gzip.open(f"{DATA}/{prefix}-images-idx3-ubyte.gz", "rb") as f:
-        data = f.read()
-    n, rows, cols = struct.unpack(">III", data[4:16])
-    return torch.from_numpy(np.frombuffer(data, np.uint8, offset=16).reshape(n, rows * cols).astype(np.float32) / 255)
 
 
 def pytorch_run(train, test, epochs, seed):
@@ -75,11 +67,11 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
-    train, test = load("train"), load("t10k")
+    train, test = load_images("train"), load_images("t10k")
     runs = {"gsvae": [gsvae_run(args.gsvae, args.epochs, s) for s in range(args.seeds)],
             "pytorch": [pytorch_run(train, test, args.epochs, s) for s in range(args.seeds)]}
     lines = [f"# Seed setup on Fashion-MNIST: gsvae vs the PyTorch reference, {args.epochs} epochs, {args.seeds} seeds", "",
-             f"Command: `launch/quality_cpu.sh` (runs `tests/quality_cpu.py`). Mean ± standard deviation over seeds "
+             "Command: `launch/quality_cpu.sh` (runs `tests/quality_cpu.py`). Mean ± standard deviation over seeds "
              "0..{}; each side its own init and noise (the parity test checks same-weights-same-noise agreement "
              "to 1e-5; this checks that whole training runs land in the same place).".format(args.seeds - 1), "",
              "| epoch | metric | gsvae | PyTorch |", "|---:|---|---:|---:|"]
