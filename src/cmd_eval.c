@@ -10,6 +10,7 @@
 #include "gsvae/check.h"
 #include "gsvae/cli.h"
 #include "gsvae/cpu_model.h"
+#include "gsvae/float_mode.h"
 #include "gsvae/rng.h"
 
 enum { EVAL_BATCH = 100 };
@@ -131,6 +132,7 @@ int gsvae_cmd_eval(int argc, char **argv) {
   parse_args(argc, argv, &args);
   if (gsvae_run_open(&run, args.path, true, err) || gsvae_run_override(&run, args.override_count, args.overrides, err))
     gsvae_fail(GSVAE_EXIT_USAGE, "%s", err);
+  gsvae_float_mode_set(run.config.train_flush_denormals);
   bool test = !strcmp(args.split, "test");
   if (gsvae_run_load_split(&run.config, test, &data, err)) gsvae_fail(GSVAE_EXIT_DATA, "%s", err);
   int dim = run.layout.input_dim, width = run.layout.latents * run.layout.categories;

@@ -9,6 +9,7 @@
 #include "gsvae/check.h"
 #include "gsvae/cli.h"
 #include "gsvae/cpu_model.h"
+#include "gsvae/float_mode.h"
 #include "gsvae/rng.h"
 
 typedef struct {
@@ -70,6 +71,7 @@ static void open_run(const image_args *args, gsvae_run *run) {
   char err[GSVAE_ERR_LEN];
   if (gsvae_run_open(run, args->path, true, err) || gsvae_run_override(run, args->override_count, args->overrides, err))
     gsvae_fail(GSVAE_EXIT_USAGE, "%s", err);
+  gsvae_float_mode_set(run->config.train_flush_denormals);
 }
 
 int gsvae_cmd_sample(int argc, char **argv) {

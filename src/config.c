@@ -82,6 +82,9 @@ static const config_key keys[] = {
      .words = estimator_words, .help = "gs: Gumbel-Softmax sample; st: straight-through (one-hot forward)"},
     {.name = "train.unrelaxed", .type = KEY_BOOL, .offset = AT(train_unrelaxed), .fallback = "true",
      .help = "also evaluate the unrelaxed objective on every step's batch, as the seed does"},
+    {.name = "train.flush_denormals", .type = KEY_BOOL, .offset = AT(train_flush_denormals), .fallback = "true",
+     .help = "flush subnormal floats to zero (FTZ+DAZ) in every thread of the CPU model math; false: IEEE "
+             "subnormals, slower as training goes on (the GPU kernels always flush)"},
     {.name = "train.max_bad_steps", .type = KEY_INT, .offset = AT(train_max_bad_steps), .fallback = "10", .min = 1,
      .bounds = LOW, .help = "non-finite steps in a row before training stops"},
     {.name = "tau.schedule", .type = KEY_ENUM, .offset = AT(tau_schedule), .fallback = "constant",

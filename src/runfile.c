@@ -12,7 +12,9 @@
 #include <unistd.h>
 #include <cblas.h>
 #include "gsvae/check.h"
+#include "gsvae/cli.h"
 #include "gsvae/config.h"
+#include "gsvae/float_mode.h"
 #include "gsvae/runfile.h"
 
 enum { CURVE_CHUNK = 1024 };
@@ -65,6 +67,8 @@ static void write_environment(hid_t file, int ranks, const char *backend_name) {
   snprintf(hdf5_version, sizeof hdf5_version, "%u.%u.%u", major, minor, release);
   write_string_attribute(env, "hdf5_version", hdf5_version);
   write_string_attribute(env, "blas", openblas_get_config());
+  write_string_attribute(env, "blas_kernels", openblas_get_corename());
+  write_string_attribute(env, "float_mode", gsvae_float_mode_name());
   char started[32];
   time_t now = time(NULL);
   struct tm utc;

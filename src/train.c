@@ -15,6 +15,7 @@
 #include "gsvae/ckpt.h"
 #include "gsvae/comm.h"
 #include "gsvae/curves.h"
+#include "gsvae/float_mode.h"
 #include "gsvae/fsutil.h"
 #include "gsvae/runfile.h"
 #include "gsvae/schedule.h"
@@ -109,6 +110,9 @@ static void open_backend(trainer *t, MPI_Comm mpi) {
   if (config->device_backend == GSVAE_DEVICE_CUDA && devices == 0)
     gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda but no GPU is visible to this process");
   if (config->device_backend != GSVAE_DEVICE_CPU && devices > 0) {
+    if (!config->train_flush_denormals)
+      gsvae_fail(GSVAE_EXIT_USAGE, "train.flush_denormals=false: the GPU kernels are built with nvcc -ftz=true and "
+                 "always flush subnormals; use device.backend=cpu for IEEE subnormals");
     gsvae_cuda_select_device(MPI_COMM_WORLD); /* the node's GPUs are shared by every sweep group */
     t->backend = gsvae_cuda_backend_create(config, &t->layout, &t->train, &t->test, t->max_local_batch);
     t->comm = gsvae_nccl_comm_create(mpi, gsvae_cuda_backend_stream(t->backend));
@@ -120,6 +124,7 @@ static void open_backend(trainer *t, MPI_Comm mpi) {
   if (config->device_backend == GSVAE_DEVICE_CUDA)
     gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda but this gsvae was built without CUDA (see README: Build)");
 #endif
+  gsvae_float_mode_set(config->train_flush_denormals); /* before the thread count: it restarts the pool */
   share_cores_among_local_ranks();
   t->backend = gsvae_cpu_backend_create(config, &t->layout, &t->train, &t->test, t->max_local_batch);
   t->comm = gsvae_mpi_comm_create(mpi);

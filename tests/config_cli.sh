@@ -54,5 +54,14 @@ grep -q "lr: 0.0003$" "$work/over.yaml" && grep -q "hidden: \[64, 32\]" "$work/o
 "$gsvae" config configs/jang_anneal.yaml >"$work/jang.yaml" || fail "config configs/jang_anneal.yaml exited $?"
 "$gsvae" config tau.schedule=exp tau.init=1 tau.min=0.5 tau.rate=1e-4 tau.every=1000 run.dir=results/jang_anneal \
   | cmp -s - "$work/jang.yaml" || fail "configs/jang_anneal.yaml is not the seed with Jang's tau keys"
+
+# the command line itself: no command is a usage error; --version and every command's --help answer
+"$gsvae" >/dev/null 2>"$work/err"; code=$?
+[ "$code" -eq 2 ] && grep -q "usage: gsvae COMMAND" "$work/err" || fail "gsvae without a command exited $code"
+"$gsvae" --version | grep -qE "^gsvae [0-9]+\.[0-9]+\.[0-9]+$" || fail "gsvae --version: $("$gsvae" --version 2>&1)"
+for command in train config inspect export sample recon eval plot sweep compare info; do
+  "$gsvae" "$command" --help >"$work/out" 2>&1 || fail "gsvae $command --help exited $?"
+  grep -q "usage: gsvae $command\|train\.lr" "$work/out" || fail "gsvae $command --help: $(head -3 "$work/out")"
+done
 [ "$failures" -eq 0 ] && echo "config CLI tests passed"
 exit $((failures > 0))

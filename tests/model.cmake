@@ -17,3 +17,8 @@ add_test(NAME model_parity_pytorch
          COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/parity_check.py ${CMAKE_CURRENT_BINARY_DIR}/parity.h5)
 set_tests_properties(model_parity_dump PROPERTIES FIXTURES_SETUP model_parity)
 set_tests_properties(model_parity_pytorch PROPERTIES FIXTURES_REQUIRED model_parity TIMEOUT 600)
+
+# Flush-to-zero in OpenBLAS's worker threads (src/float_mode.c).
+add_executable(float_mode_test ${CMAKE_CURRENT_SOURCE_DIR}/float_mode_test.c)
+target_link_libraries(float_mode_test PRIVATE gsvae_lib)
+add_test(NAME model_float_mode COMMAND float_mode_test)

@@ -1,11 +1,15 @@
 """Reads the run.h5 that runfile_write made and checks, with h5py, the attributes, the env group,
 the curve datasets (dtype, growable chunked layout, values after a truncation) and /params
 (state_dict names and shapes of the seed model, values in flat-buffer order)."""
+import os
+import re
 import sys
+
 import h5py
 import numpy as np
 
 path = sys.argv[1]
+source_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 failures = []
 
 
@@ -22,7 +26,11 @@ with h5py.File(path, "r") as f:
     env = f["env"].attrs
     check(int(env["ranks"]) == 4, f"env ranks {env['ranks']}")
     check(env["backend"] == "cpu", f"env backend {env['backend']!r}")
-    check(env["gsvae_version"] == "0.1.0", f"env gsvae_version {env['gsvae_version']!r}")
+    version = re.search(r'GSVAE_VERSION "([^"]+)"', open(os.path.join(source_dir, "include/gsvae/cli.h")).read())[1]
+    check(env["gsvae_version"] == version, f"env gsvae_version {env['gsvae_version']!r} (cli.h: {version})")
+    # runfile_write sets no mode: a fresh process's IEEE; training sets train.flush_denormals first
+    check(env["float_mode"] == "ieee", f"env float_mode {env['float_mode']!r}")
+    check(len(env["blas_kernels"]) > 0, "env blas_kernels empty")
     check(env["hdf5_version"] == "%d.%d.%d" % h5py.h5.get_libversion(),
           f"env hdf5_version {env['hdf5_version']!r} vs h5py's {h5py.h5.get_libversion()}")
     check("Open MPI" in env["mpi_version"] or "MPICH" in env["mpi_version"], f"env mpi_version {env['mpi_version']!r}")

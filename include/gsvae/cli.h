@@ -4,6 +4,9 @@
 #include <stdbool.h>
 #include "gsvae/config.h"
 
+/* `gsvae --version`, `gsvae info`, and run.h5's env/gsvae_version. */
+#define GSVAE_VERSION "0.2.0"
+
 /* Re-executes with OPENBLAS_CORETYPE set when OpenBLAS fell back to its slowest kernels on
  * an AVX2/AVX-512 CPU it does not know; call first thing in main(). */
 void gsvae_blas_pick_kernels(char **argv);

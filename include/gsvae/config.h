@@ -35,6 +35,7 @@ typedef struct {
   uint64_t train_seed;
   gsvae_estimator train_estimator; /* gs | st */
   bool train_unrelaxed;            /* the unrelaxed objective on every step's batch */
+  bool train_flush_denormals;      /* FTZ+DAZ in the threads doing model math (src/float_mode.c) */
   int train_max_bad_steps;         /* non-finite steps in a row before training stops */
   /* tau.* */
   gsvae_tau_kind tau_schedule;

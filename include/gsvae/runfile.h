@@ -5,10 +5,6 @@
 #include "gsvae/curves.h"
 #include "gsvae/model.h"
 
-#ifndef GSVAE_VERSION
-#define GSVAE_VERSION "0.1.0" /* stored in run.h5 as env/gsvae_version */
-#endif
-
 typedef struct gsvae_runfile gsvae_runfile;
 
 /* Creates (truncating) path with the config and environment, and empty curve datasets. */
