@@ -335,6 +335,10 @@ void cpu_model_decode(cpu_model *model, const gsvae_real *params, const gsvae_re
          (size_t)batch * layout->input_dim * sizeof(gsvae_real));
 }
 
+const gsvae_real *cpu_model_layer_output(const cpu_model *model, int layer) { return model->activations[layer]; }
+const gsvae_real *cpu_model_straight_through(const cpu_model *model) { return model->one_hot; }
+const int *cpu_model_unrelaxed_picks(const cpu_model *model) { return model->picked; }
+
 /* torch.optim.Adam's single-tensor step, operation for operation: the bias corrections in
  * double as Python computes them, the element math in the buffer's precision. The loop
  * vectorizes only under -fno-math-errno (sqrtf's errno path is a branch otherwise). */
