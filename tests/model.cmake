@@ -11,12 +11,24 @@ target_link_libraries(model_gumbel PRIVATE gsvae_lib)
 add_test(NAME model_gumbel COMMAND model_gumbel)
 
 # Step by step from the same state: parity_check.py runs parity_step for each of 20 steps of each case.
-add_executable(parity_step ${CMAKE_CURRENT_SOURCE_DIR}/parity_step.c)
+add_executable(parity_step ${CMAKE_CURRENT_SOURCE_DIR}/parity_step.c ${CMAKE_CURRENT_SOURCE_DIR}/synthetic_images.c)
 target_link_libraries(parity_step PRIVATE gsvae_lib)
 add_test(NAME model_parity_pytorch
          COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/parity_check.py $<TARGET_FILE:parity_step>
                  ${CMAKE_CURRENT_BINARY_DIR}/parity)
 set_tests_properties(model_parity_pytorch PROPERTIES TIMEOUT 900)
+# A free-running 20-step trajectory only where it is well conditioned: the model code in double
+# against PyTorch in float64.
+add_executable(parity_trajectory ${CMAKE_CURRENT_SOURCE_DIR}/parity_trajectory.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/synthetic_images.c ${CMAKE_SOURCE_DIR}/src/cpu_model.c
+               ${CMAKE_SOURCE_DIR}/src/cpu_rows.c)
+target_compile_definitions(parity_trajectory PRIVATE GSVAE_REAL_DOUBLE)
+target_link_libraries(parity_trajectory PRIVATE gsvae_lib)
+add_test(NAME model_parity_trajectory
+         COMMAND sh -c "\"$1\" \"$3\" && \"$2\" \"$4\" \"$3\"" parity_trajectory $<TARGET_FILE:parity_trajectory>
+                 ${GSVAE_PYTHON} ${CMAKE_CURRENT_BINARY_DIR}/parity_trajectory.h5
+                 ${CMAKE_CURRENT_SOURCE_DIR}/parity_trajectory.py)
+set_tests_properties(model_parity_trajectory PROPERTIES TIMEOUT 600)
 
 # Flush-to-zero in OpenBLAS's worker threads (src/float_mode.c).
 add_executable(float_mode_test ${CMAKE_CURRENT_SOURCE_DIR}/float_mode_test.c)

@@ -13,23 +13,10 @@
 #include "gsvae/backend.h"
 #include "gsvae/check.h"
 #include "gsvae/cpu_model.h"
-#include "gsvae/rng.h"
 #include "gsvae/runfile.h"
+#include "synthetic_images.h"
 
-#define BATCH 100
-#define IMAGES (20 * BATCH + 37)
-
-/* Synthetic images, about half the pixels black like MNIST's, from their own noise purpose. */
-static void make_dataset(gsvae_dataset *data) {
-  data->count = IMAGES, data->rows = 28, data->cols = 28, data->dim = 784;
-  data->pixels = mallocCheck((size_t)IMAGES * 784);
-  data->labels = callocCheck(IMAGES, 1);
-  float u[784];
-  for (int i = 0; i < IMAGES; i++) {
-    gsvae_fill_uniform(u, 784, 99, GSVAE_NOISE_PRIOR, 0, (uint64_t)i);
-    for (int p = 0; p < 784; p++) data->pixels[(size_t)i * 784 + p] = u[p] < 0.5f ? 0 : (uint8_t)(510 * (u[p] - 0.5f));
-  }
-}
+#define BATCH SYNTHETIC_BATCH
 
 static void read_tensors(hid_t file, const char *group, const gsvae_layout *layout, float *flat) {
   for (int t = 0; t < gsvae_layout_tensor_count(layout); t++) {
@@ -64,7 +51,8 @@ int main(int argc, char **argv) {
   float tau = strtof(argv[2] + 6, NULL);
   int step = atoi(argv[3]);
   gsvae_dataset data;
-  make_dataset(&data);
+  uint32_t *order = mallocCheck(SYNTHETIC_IMAGES * sizeof(uint32_t));
+  synthetic_images(&data, order);
   gsvae_layout layout;
   gsvae_layout_build(&layout, 784, &config);
   int width = config.model_latents * config.model_categories;
@@ -80,21 +68,12 @@ int main(int argc, char **argv) {
   } else {
     gsvae_params_init(&layout, params, config.train_seed);
   }
-  uint32_t *order = mallocCheck(IMAGES * sizeof(uint32_t));
-  gsvae_epoch_permutation(order, IMAGES, config.train_seed, 0);
 
   /* the inputs as the backend is meant to draw them, computed here independently of it */
   float *x = mallocCheck((size_t)BATCH * 784 * sizeof(float));
   float *gumbel = mallocCheck((size_t)BATCH * width * sizeof(float));
   float *gumbel_unrelaxed = mallocCheck((size_t)BATCH * width * sizeof(float));
-  for (int i = 0; i < BATCH; i++) {
-    size_t position = (size_t)step * BATCH + i;
-    const uint8_t *pixels = data.pixels + (size_t)order[position] * 784;
-    for (int p = 0; p < 784; p++) x[(size_t)i * 784 + p] = pixels[p] / 255.0f;
-    gsvae_fill_gumbel(gumbel + (size_t)i * width, width, config.train_seed, GSVAE_NOISE_GUMBEL, step, position);
-    gsvae_fill_gumbel(gumbel_unrelaxed + (size_t)i * width, width, config.train_seed, GSVAE_NOISE_GUMBEL_UNRELAXED,
-                      step, position);
-  }
+  synthetic_batch(&data, order, step, width, x, gumbel, gumbel_unrelaxed);
 
   /* The same step straight through cpu_model on those inputs, for its branch decisions: once
    * without the unrelaxed pass (the relaxed pass's decoder outputs), once with it (its picks and
