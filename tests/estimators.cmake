@@ -1,0 +1,11 @@
+# The estimator suite: parity of each estimator with PyTorch (tests/estimators_reference.py, written
+# from the papers; ReinMax from the reinmax package), gradient checks of the score-function surrogate
+# and of tau.learn, and statistics against the exact gradient on an enumerable latent space.
+add_executable(estimators_dump ${CMAKE_CURRENT_SOURCE_DIR}/estimators_dump.c)
+target_link_libraries(estimators_dump PRIVATE gsvae_lib)
+add_test(NAME estimators_parity_dump COMMAND estimators_dump ${CMAKE_CURRENT_BINARY_DIR}/estimators_parity.h5)
+add_test(NAME estimators_parity_pytorch
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/estimators_parity.py
+                 ${CMAKE_CURRENT_BINARY_DIR}/estimators_parity.h5)
+set_tests_properties(estimators_parity_dump PROPERTIES FIXTURES_SETUP estimators_parity)
+set_tests_properties(estimators_parity_pytorch PROPERTIES FIXTURES_REQUIRED estimators_parity TIMEOUT 600)
