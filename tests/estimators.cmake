@@ -16,3 +16,7 @@ add_executable(estimators_gradcheck ${CMAKE_CURRENT_SOURCE_DIR}/estimators_gradc
 target_compile_definitions(estimators_gradcheck PRIVATE GSVAE_REAL_DOUBLE)
 target_link_libraries(estimators_gradcheck PRIVATE gsvae_lib)
 add_test(NAME estimators_gradcheck COMMAND estimators_gradcheck)
+add_executable(estimators_stats ${CMAKE_CURRENT_SOURCE_DIR}/estimators_stats.c ${GSVAE_MODEL_F64_SOURCES})
+target_compile_definitions(estimators_stats PRIVATE GSVAE_REAL_DOUBLE)
+target_link_libraries(estimators_stats PRIVATE gsvae_lib)
+add_test(NAME estimators_stats COMMAND estimators_stats)
