@@ -20,3 +20,9 @@ add_executable(estimators_stats ${CMAKE_CURRENT_SOURCE_DIR}/estimators_stats.c $
 target_compile_definitions(estimators_stats PRIVATE GSVAE_REAL_DOUBLE)
 target_link_libraries(estimators_stats PRIVATE gsvae_lib)
 add_test(NAME estimators_stats COMMAND estimators_stats)
+
+add_test(NAME estimators_resume
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/estimators_resume.py ${GSVAE_BIN} ${GSVAE_MPIEXEC}
+                 ${GSVAE_SMALL_DATA} ${CMAKE_CURRENT_BINARY_DIR}/estimators_resume)
+set_tests_properties(estimators_resume PROPERTIES FIXTURES_REQUIRED small_data TIMEOUT 900
+                     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;PYTHONPATH=${CMAKE_CURRENT_SOURCE_DIR}")
