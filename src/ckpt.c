@@ -241,6 +241,15 @@ static int check_config(const char *yaml, const gsvae_config *config, const char
   if (stored.model_logits_relu != config->model_logits_relu)
     return gsvae_errorf(err, "%s: model.logits_relu is %s in the checkpoint, %s in this run", file_name,
                         stored.model_logits_relu ? "true" : "false", config->model_logits_relu ? "true" : "false");
+  /* the scalars beside the layers (model.h) follow these keys */
+  bool stored_baseline = stored.train_estimator == GSVAE_ESTIMATOR_SF && stored.train_sf_baseline == GSVAE_SF_BASELINE_EMA;
+  bool baseline = config->train_estimator == GSVAE_ESTIMATOR_SF && config->train_sf_baseline == GSVAE_SF_BASELINE_EMA;
+  if (stored.tau_learn != config->tau_learn)
+    return gsvae_errorf(err, "%s: tau.learn is %s in the checkpoint, %s in this run", file_name,
+                        stored.tau_learn ? "true" : "false", config->tau_learn ? "true" : "false");
+  if (stored_baseline != baseline)
+    return gsvae_errorf(err, "%s: the checkpoint %s an sf moving-average baseline, this run %s", file_name,
+                        stored_baseline ? "holds" : "has no", baseline ? "needs one" : "has none");
   if (stored.train_seed != config->train_seed || stored.train_batch != config->train_batch)
     fprintf(stderr, "gsvae: warning: %s: train.seed or train.batch differs from this run's; the resumed run is not "
             "the run the checkpoint was part of\n", file_name);

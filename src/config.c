@@ -36,12 +36,14 @@ typedef struct {
 
 #define AT(field) offsetof(gsvae_config, field)
 _Static_assert(sizeof(gsvae_binarize) == sizeof(int) && sizeof(gsvae_estimator) == sizeof(int) &&
+                   sizeof(gsvae_sf_baseline) == sizeof(int) &&
                    sizeof(gsvae_tau_kind) == sizeof(int) && sizeof(gsvae_device_kind) == sizeof(int) &&
                    sizeof(gsvae_precision) == sizeof(int),
                "enum fields are stored through int");
 
 static const char *const binarize_words[] = {"none", "static", "dynamic", NULL};
-static const char *const estimator_words[] = {"gs", "st", NULL};
+static const char *const estimator_words[] = {"gs", "st", "st_softmax", "gst", "grmck", "reinmax", "sf", NULL};
+static const char *const sf_baseline_words[] = {"ema", "loo", NULL};
 static const char *const tau_words[] = {"constant", "exp", "linear", "cosine", NULL};
 static const char *const backend_words[] = {"auto", "cpu", "cuda", NULL};
 static const char *const precision_words[] = {"fp32", "tf32", NULL};
@@ -79,7 +81,20 @@ static const config_key keys[] = {
     {.name = "train.seed", .type = KEY_UINT64, .offset = AT(train_seed), .fallback = "0",
      .help = "seeds the init, the epoch order and every noise draw"},
     {.name = "train.estimator", .type = KEY_ENUM, .offset = AT(train_estimator), .fallback = "gs",
-     .words = estimator_words, .help = "gs: Gumbel-Softmax sample; st: straight-through (one-hot forward)"},
+     .words = estimator_words,
+     .help = "gs: Gumbel-Softmax sample; st: straight-through Gumbel-Softmax; st_softmax: one-hot sample, backward "
+             "through softmax(logits/tau); gst: gapped straight-through; grmck: Gumbel-Rao Monte Carlo; reinmax; "
+             "sf: score function (README: papers and formulas)"},
+    {.name = "train.estimator_gap", .type = KEY_DOUBLE, .offset = AT(train_estimator_gap), .fallback = "1", .min = 0,
+     .bounds = LOW | LOW_OPEN, .help = "gst: the gap kappa between the sampled category's logit and the others"},
+    {.name = "train.estimator_samples", .type = KEY_INT, .offset = AT(train_estimator_samples), .fallback = "1",
+     .min = 1, .max = 1000, .bounds = LOW | HIGH,
+     .help = "grmck: conditional Gumbel draws K averaged in the backward; sf: one-hot samples decoded per input"},
+    {.name = "train.sf_baseline", .type = KEY_ENUM, .offset = AT(train_sf_baseline), .fallback = "ema",
+     .words = sf_baseline_words,
+     .help = "sf: ema: a moving average of the loss; loo: the mean of the other train.estimator_samples samples"},
+    {.name = "train.sf_decay", .type = KEY_DOUBLE, .offset = AT(train_sf_decay), .fallback = "0.99", .min = 0,
+     .max = 1, .bounds = LOW | HIGH | HIGH_OPEN, .help = "sf with ema: the moving average's decay per step"},
     {.name = "train.unrelaxed", .type = KEY_BOOL, .offset = AT(train_unrelaxed), .fallback = "true",
      .help = "also evaluate the unrelaxed objective on every step's batch, as the seed does"},
     {.name = "train.flush_denormals", .type = KEY_BOOL, .offset = AT(train_flush_denormals), .fallback = "true",
@@ -97,6 +112,8 @@ static const config_key keys[] = {
      .help = "r in tau = max(tau.min, tau.init*exp(-r*t)) (exp), or the decrease per step (linear)"},
     {.name = "tau.every", .type = KEY_LONG, .offset = AT(tau_every), .fallback = "1", .min = 1, .bounds = LOW,
      .help = "tau changes every this many steps (Jang et al.: 500 or 1000)"},
+    {.name = "tau.learn", .type = KEY_BOOL, .offset = AT(tau_learn), .fallback = "false",
+     .help = "log tau is a parameter trained by Adam from tau.init (needs tau.schedule=constant)"},
     {.name = "run.dir", .type = KEY_STRING, .offset = AT(run_dir), .fallback = "results/seed",
      .help = "where run.h5 and the checkpoints go"},
     {.name = "run.log_every", .type = KEY_LONG, .offset = AT(run_log_every), .fallback = "10", .min = 1,
@@ -700,6 +717,40 @@ int gsvae_config_load_yaml_text(gsvae_config *config, const char *text, size_t l
 
 /* ---- files, overrides and the checks between keys ---- */
 
+const char *gsvae_estimator_name(gsvae_estimator estimator) {
+  return estimator >= 0 && estimator < GSVAE_ESTIMATOR_COUNT ? estimator_words[estimator] : "?";
+}
+
+int gsvae_estimator_parse(const char *name, gsvae_estimator *estimator) {
+  for (int i = 0; estimator_words[i]; i++)
+    if (!strcmp(estimator_words[i], name)) return *estimator = (gsvae_estimator)i, 0;
+  return -1;
+}
+
+/* What each estimator needs of the other keys. */
+static int check_estimator(const gsvae_config *config, char *err) {
+  const char *name = estimator_words[config->train_estimator];
+  if (config->train_estimator == GSVAE_ESTIMATOR_SF && config->train_sf_baseline == GSVAE_SF_BASELINE_LOO &&
+      config->train_estimator_samples < 2)
+    return gsvae_errorf(err, "train.estimator_samples=%d: train.sf_baseline=loo needs at least 2 samples per input",
+                        config->train_estimator_samples);
+  bool uses_samples = config->train_estimator == GSVAE_ESTIMATOR_SF || config->train_estimator == GSVAE_ESTIMATOR_GRMCK;
+  long long draws = (long long)config->train_estimator_samples * config->model_latents * config->model_categories;
+  if (uses_samples && draws > INT_MAX) /* one sample's draws are counted by a 32-bit index */
+    return gsvae_errorf(err, "train.estimator_samples=%d: %d x %d x %d = %lld draws per input is too many (at most %d)",
+                        config->train_estimator_samples, config->train_estimator_samples, config->model_latents,
+                        config->model_categories, draws, INT_MAX);
+  if (!config->tau_learn) return 0;
+  if (config->tau_schedule != GSVAE_TAU_CONSTANT)
+    return gsvae_errorf(err, "tau.learn=true: tau.schedule=%s would set the tau being learned (expected "
+                        "tau.schedule=constant)", tau_words[config->tau_schedule]);
+  /* sf uses no tau; reinmax's tau sits under a stop-gradient, so neither passes a gradient to it */
+  if (config->train_estimator == GSVAE_ESTIMATOR_SF || config->train_estimator == GSVAE_ESTIMATOR_REINMAX)
+    return gsvae_errorf(err, "tau.learn=true: train.estimator=%s passes no gradient to tau (expected one of gs, st, "
+                        "st_softmax, gst, grmck)", name);
+  return 0;
+}
+
 static int check_across_keys(const gsvae_config *config, char *err) {
   long long latent_width = (long long)config->model_latents * config->model_categories;
   if (latent_width > INT_MAX)
@@ -718,7 +769,7 @@ static int check_across_keys(const gsvae_config *config, char *err) {
     return gsvae_errorf(err, "tau.min (%s) must not exceed tau.init (%s) with tau.schedule=%s", tau_min, tau_init,
                         tau_words[config->tau_schedule]);
   }
-  return 0;
+  return check_estimator(config, err);
 }
 
 static int load_file(gsvae_config *config, const char *path, char *err) {

@@ -1,12 +1,14 @@
 /* The CPU backend: parameters, Adam's moments and the reduce buffer in host memory; each step
  * gathers this rank's rows and draws their Gumbel noise from the counter-based generator, then
  * runs cpu_model.c. */
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gsvae/backend.h"
 #include "gsvae/check.h"
 #include "gsvae/cpu_model.h"
+#include "gsvae/estimators.h"
 #include "gsvae/rng.h"
 
 /* Test-set evaluation runs in chunks of at least this many images, whatever the local batch. */
@@ -21,7 +23,9 @@ typedef struct {
   cpu_model *model;
   float *params, *exp_avg, *exp_avg_sq;
   float *reduce;                 /* param_count gradients, then GSVAE_METRIC_SLOTS sums */
-  float *x, *gumbel, *gumbel_unrelaxed;
+  gsvae_estimator_settings estimator;
+  size_t noise_width;            /* the estimator's draws per sample (estimators.h) */
+  float *x, *noise, *gumbel, *gumbel_unrelaxed; /* noise: the estimator's rows; gumbel: evaluation's */
   uint32_t *order;               /* this epoch's order of the training set */
   gsvae_metric_sums metrics;
 } cpu_backend;
@@ -60,15 +64,15 @@ static void cpu_forward_backward(gsvae_backend *base, const gsvae_step *step) {
     long position = step->batch_start + step->local_start + i;
     gsvae_dataset_row(backend->train, (int)backend->order[position], config->data_binarize, config->train_seed,
                       step->step, backend->x + (size_t)i * dim);
-    gsvae_fill_gumbel(backend->gumbel + (size_t)i * latent_width, latent_width, config->train_seed,
-                      GSVAE_NOISE_GUMBEL, (uint64_t)step->step, (uint64_t)position);
+    gsvae_estimator_fill_noise(backend->noise + i * backend->noise_width, &backend->estimator, latent_width,
+                               config->train_seed, (uint64_t)step->step, (uint64_t)position);
     if (config->train_unrelaxed)
       gsvae_fill_gumbel(backend->gumbel_unrelaxed + (size_t)i * latent_width, latent_width, config->train_seed,
                         GSVAE_NOISE_GUMBEL_UNRELAXED, (uint64_t)step->step, (uint64_t)position);
   }
   double sums[GSVAE_METRIC_SLOTS] = {0};
   cpu_model_forward_backward(backend->model, backend->params, backend->reduce, backend->x, step->local_count,
-                             backend->gumbel, step->tau, config->train_estimator == GSVAE_ESTIMATOR_ST,
+                             backend->noise, &backend->estimator, step->tau,
                              config->train_unrelaxed ? backend->gumbel_unrelaxed : NULL, sums);
   for (int s = 0; s < GSVAE_METRIC_SLOTS; s++) backend->reduce[backend->layout.param_count + s] = (float)sums[s];
 }
@@ -106,6 +110,9 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
   cpu_adam_update(backend->params, backend->exp_avg, backend->exp_avg_sq, backend->reduce, params, step->step + 1,
                   config->train_lr, config->train_beta1, config->train_beta2, config->train_eps,
                   (double)step->global_count);
+  if (backend->layout.has_sf_baseline) /* after this step's gradient used the old value */
+    gsvae_sf_baseline_update(backend->params + backend->layout.sf_baseline_offset,
+                             metrics[GSVAE_METRIC_BCE] / metrics[GSVAE_METRIC_SAMPLES], config->train_sf_decay);
   backend->metrics.relaxed += metrics[GSVAE_METRIC_RELAXED];
   backend->metrics.bce += metrics[GSVAE_METRIC_BCE];
   backend->metrics.kl += metrics[GSVAE_METRIC_KL];
@@ -117,6 +124,7 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
 static void cpu_read_metrics(gsvae_backend *base, gsvae_metric_sums *sums) {
   cpu_backend *backend = (cpu_backend *)base;
   *sums = backend->metrics;
+  if (backend->layout.has_log_tau) sums->tau = expf(backend->params[backend->layout.log_tau_offset]);
   long bad_streak = backend->metrics.bad_streak;
   memset(&backend->metrics, 0, sizeof backend->metrics);
   backend->metrics.bad_streak = bad_streak;
@@ -149,6 +157,7 @@ static void cpu_destroy(gsvae_backend *base) {
   free(backend->exp_avg_sq);
   free(backend->reduce);
   free(backend->x);
+  free(backend->noise);
   free(backend->gumbel);
   free(backend->gumbel_unrelaxed);
   free(backend->order);
@@ -182,6 +191,9 @@ gsvae_backend *gsvae_cpu_backend_create(const gsvae_config *config, const gsvae_
   backend->exp_avg_sq = callocCheck(params, sizeof(float));
   backend->reduce = callocCheck(params + GSVAE_METRIC_SLOTS, sizeof(float));
   backend->x = mallocCheck((size_t)backend->max_batch * layout->input_dim * sizeof(float));
+  backend->estimator = gsvae_estimator_settings_of(config);
+  backend->noise_width = gsvae_estimator_noise_width(&backend->estimator, (int)latent_width);
+  backend->noise = mallocCheck((size_t)backend->max_batch * backend->noise_width * sizeof(float));
   backend->gumbel = mallocCheck((size_t)backend->max_batch * latent_width * sizeof(float));
   backend->gumbel_unrelaxed = mallocCheck((size_t)backend->max_batch * latent_width * sizeof(float));
   backend->order = callocCheck(train->count > 0 ? (size_t)train->count : 1, sizeof(uint32_t));

@@ -28,11 +28,14 @@
 struct cpu_model {
   gsvae_layout layout;
   int max_batch;
+  int rows;                  /* rows the decoder's buffers hold: max_batch x sf's samples per input */
   gsvae_real *activations[GSVAE_MAX_LAYERS]; /* each layer's output, after its ReLU if it has one */
-  gsvae_real *soft;          /* the relaxed sample y, batch x L*K */
-  gsvae_real *one_hot;       /* the straight-through forward, batch x L*K */
+  gsvae_real *soft;          /* what the estimator's forward keeps for its backward, batch x L*K */
+  gsvae_real *scratch;       /* K */
+  gsvae_real *z;             /* the decoder's input, rows x L*K: sample s of input b in row s*batch + b */
+  gsvae_real *row_loss;      /* BCE of each decoded row */
   gsvae_real *grad_logits;   /* batch x L*K */
-  gsvae_real *grad_a, *grad_b; /* batch x the widest layer: a layer's output and input gradients */
+  gsvae_real *grad_a, *grad_b; /* rows x the widest layer: a layer's output and input gradients */
   gsvae_real *decoder_in_t;  /* the first decoder weight transposed, L*K x hidden: one-hot rows */
   int *picked;               /* batch x L: categories of the unrelaxed sample */
 };
@@ -43,21 +46,38 @@ static bool layer_has_relu(const gsvae_layout *layout, int layer) {
   return true;
 }
 
+static void *resize(void *buffer, size_t bytes) {
+  void *grown = realloc(buffer, bytes ? bytes : 1);
+  if (!grown) gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu_model: out of memory growing a buffer to %zu bytes", bytes);
+  return grown;
+}
+
+/* The row-sized buffers, for `rows` rows; they only grow (sf decodes several samples per input). */
+static void reserve_rows(cpu_model *model, int rows) {
+  if (rows <= model->rows) return;
+  const gsvae_layout *layout = &model->layout;
+  size_t widest = 0, latent_width = (size_t)layout->latents * layout->categories;
+  for (int l = 0; l < layout->layer_count; l++) {
+    model->activations[l] = resize(model->activations[l], (size_t)rows * layout->out_features[l] * sizeof(gsvae_real));
+    if ((size_t)layout->out_features[l] > widest) widest = layout->out_features[l];
+    if ((size_t)layout->in_features[l] > widest) widest = layout->in_features[l];
+  }
+  model->z = resize(model->z, rows * latent_width * sizeof(gsvae_real));
+  model->row_loss = resize(model->row_loss, rows * sizeof(gsvae_real));
+  model->grad_a = resize(model->grad_a, rows * widest * sizeof(gsvae_real));
+  model->grad_b = resize(model->grad_b, rows * widest * sizeof(gsvae_real));
+  model->rows = rows;
+}
+
 cpu_model *cpu_model_create(const gsvae_layout *layout, int max_batch) {
   cpu_model *model = callocCheck(1, sizeof *model);
   model->layout = *layout;
   model->max_batch = max_batch;
-  size_t widest = 0, latent_width = (size_t)layout->latents * layout->categories;
-  for (int l = 0; l < layout->layer_count; l++) {
-    model->activations[l] = mallocCheck((size_t)max_batch * layout->out_features[l] * sizeof(gsvae_real));
-    if ((size_t)layout->out_features[l] > widest) widest = layout->out_features[l];
-    if ((size_t)layout->in_features[l] > widest) widest = layout->in_features[l];
-  }
+  size_t latent_width = (size_t)layout->latents * layout->categories;
+  reserve_rows(model, max_batch);
   model->soft = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
-  model->one_hot = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
+  model->scratch = mallocCheck(layout->categories * sizeof(gsvae_real));
   model->grad_logits = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
-  model->grad_a = mallocCheck(max_batch * widest * sizeof(gsvae_real));
-  model->grad_b = mallocCheck(max_batch * widest * sizeof(gsvae_real));
   model->decoder_in_t =
       mallocCheck(latent_width * layout->out_features[layout->encoder_layers] * sizeof(gsvae_real));
   model->picked = mallocCheck((size_t)max_batch * layout->latents * sizeof(int));
@@ -68,7 +88,9 @@ void cpu_model_free(cpu_model *model) {
   if (!model) return;
   for (int l = 0; l < model->layout.layer_count; l++) free(model->activations[l]);
   free(model->soft);
-  free(model->one_hot);
+  free(model->scratch);
+  free(model->z);
+  free(model->row_loss);
   free(model->grad_logits);
   free(model->grad_a);
   free(model->grad_b);
@@ -177,46 +199,6 @@ static gsvae_real kl_group(const gsvae_real *logits, int categories, gsvae_real 
   return kl;
 }
 
-static int argmax_perturbed(const gsvae_real *logits, const gsvae_real *gumbel, int categories) {
-  int best = 0;
-  gsvae_real best_value = logits[0] + gumbel[0];
-  for (int c = 1; c < categories; c++) {
-    gsvae_real value = logits[c] + gumbel[c];
-    if (value > best_value) best = c, best_value = value;
-  }
-  return best;
-}
-
-void cpu_latent_sample(const gsvae_real *logits, const gsvae_real *gumbel, int groups, int categories, gsvae_real tau,
-                       gsvae_real *soft, gsvae_real *one_hot) {
-  for (int group = 0; group < groups; group++) {
-    const gsvae_real *l = logits + (size_t)group * categories, *g = gumbel + (size_t)group * categories;
-    gsvae_real *y = soft + (size_t)group * categories;
-    gsvae_real top = (l[0] + g[0]) / tau, sum = 0;
-    for (int c = 0; c < categories; c++) {
-      y[c] = (l[c] + g[c]) / tau;
-      top = y[c] > top ? y[c] : top;
-    }
-    for (int c = 0; c < categories; c++) sum += y[c] = real_exp(y[c] - top);
-    for (int c = 0; c < categories; c++) y[c] /= sum;
-    if (one_hot) {
-      gsvae_real *h = one_hot + (size_t)group * categories;
-      memset(h, 0, categories * sizeof(gsvae_real));
-      h[argmax_perturbed(l, g, categories)] = 1;
-    }
-  }
-}
-
-void cpu_latent_sample_backward(const gsvae_real *soft, const gsvae_real *grad_sample, int groups, int categories,
-                                gsvae_real tau, gsvae_real *grad_logits) {
-  for (int group = 0; group < groups; group++) {
-    const gsvae_real *y = soft + (size_t)group * categories, *dy = grad_sample + (size_t)group * categories;
-    gsvae_real *dl = grad_logits + (size_t)group * categories, dot = 0;
-    for (int c = 0; c < categories; c++) dot += y[c] * dy[c];
-    for (int c = 0; c < categories; c++) dl[c] += y[c] * (dy[c] - dot) / tau;
-  }
-}
-
 /* KL summed over the batch's groups (gradient into grad_logits when not NULL) and, when gumbel
  * is not NULL, the categories of one_hot(argmax(logits + gumbel)) into model->picked. */
 static double kl_and_pick(cpu_model *model, const gsvae_real *logits, int batch, const gsvae_real *gumbel,
@@ -226,7 +208,7 @@ static double kl_and_pick(cpu_model *model, const gsvae_real *logits, int batch,
   for (int group = 0; group < groups; group++) {
     size_t offset = (size_t)group * categories;
     kl += kl_group(logits + offset, categories, grad_logits ? grad_logits + offset : NULL);
-    if (gumbel) model->picked[group] = argmax_perturbed(logits + offset, gumbel + offset, categories);
+    if (gumbel) model->picked[group] = cpu_argmax_perturbed(logits + offset, gumbel + offset, categories);
   }
   return kl;
 }
@@ -262,28 +244,91 @@ static void linear_backward(const gsvae_layout *layout, int layer, const gsvae_r
          params + layout->weight_offset[layer], in_features, 0, grad_in, in_features);
 }
 
+/* sf's baseline for each decoded row: the moving average in the flat buffer, or the mean of the
+ * input's other samples' losses (leave-one-out). */
+static void sf_weights(const cpu_model *model, const gsvae_real *params, const gsvae_estimator_settings *estimator,
+                       int batch, gsvae_real *weights) {
+  int samples = estimator->decoder_samples;
+  const gsvae_real *loss = model->row_loss;
+  gsvae_real ema = 0;
+  if (model->layout.has_sf_baseline) {
+    const gsvae_real *state = params + model->layout.sf_baseline_offset;
+    ema = state[1] > 0 ? state[0] / state[1] : 0; /* bias-corrected as Adam's moments (estimators.h) */
+  }
+  for (int b = 0; b < batch; b++) {
+    gsvae_real total = 0;
+    for (int s = 0; s < samples; s++) total += loss[s * batch + b];
+    for (int s = 0; s < samples; s++) {
+      gsvae_real own = loss[s * batch + b];
+      gsvae_real baseline = estimator->baseline == GSVAE_SF_BASELINE_LOO ? (total - own) / (samples - 1) : ema;
+      weights[b * samples + s] = (own - baseline) / samples;
+    }
+  }
+}
+
 void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
-                                int batch, const gsvae_real *gumbel, gsvae_real tau, bool straight_through,
-                                const gsvae_real *gumbel_unrelaxed, double *sums) {
+                                int batch, const gsvae_real *noise, const gsvae_estimator_settings *estimator,
+                                gsvae_real tau, const gsvae_real *gumbel_unrelaxed, double *sums) {
   check_batch(model, batch);
   const gsvae_layout *layout = &model->layout;
   int encoder_layers = layout->encoder_layers, last = layout->layer_count - 1, dim = layout->input_dim;
-  int groups = batch * layout->latents, categories = layout->categories;
+  int latents = layout->latents, categories = layout->categories, width = latents * categories;
+  int samples = estimator->decoder_samples, rows = batch * samples;
+  bool score_function = estimator->kind == GSVAE_ESTIMATOR_SF;
+  const cpu_estimator *latent = cpu_estimator_of(estimator->kind);
+  size_t noise_width = gsvae_estimator_noise_width(estimator, width);
+  if (layout->has_log_tau) tau = real_exp(params[layout->log_tau_offset]);
+  reserve_rows(model, rows);
+
   encoder_forward(model, params, x, batch);
   const gsvae_real *logits = model->activations[encoder_layers - 1];
   double kl = kl_and_pick(model, logits, batch, gumbel_unrelaxed, model->grad_logits);
-  cpu_latent_sample(logits, gumbel, groups, categories, tau, model->soft, straight_through ? model->one_hot : NULL);
-  const gsvae_real *z = straight_through ? model->one_hot : model->soft;
-  decoder_forward(model, params, z, batch);
-  double bce = bce_sum(model->activations[last], x, batch, dim, model->grad_a);
+  cpu_latent_group group = {.noise_stride = (size_t)width, .z_stride = (size_t)batch * width,
+                            .scratch = model->scratch, .categories = categories, .tau = tau, .settings = estimator};
+  for (int b = 0; b < batch; b++)
+    for (int j = 0; j < latents; j++) {
+      size_t offset = (size_t)b * width + (size_t)j * categories;
+      group.logits = logits + offset;
+      group.gumbel = noise + b * noise_width + j * categories;
+      group.exponential = group.gumbel + (size_t)samples * width;
+      group.z = model->z + offset;
+      group.soft = model->soft + offset;
+      latent->forward(&group);
+    }
+  decoder_forward(model, params, model->z, rows);
+  double bce = 0;
+  for (int r = 0; r < rows; r++) {
+    size_t row = (size_t)r * dim;
+    model->row_loss[r] = cpu_bce_row(model->activations[last] + row, x + (size_t)(r % batch) * dim, dim,
+                                     model->grad_a + row);
+    bce += model->row_loss[r];
+  }
+  if (samples > 1) { /* the loss is the mean over an input's samples */
+    bce /= samples;
+    for (size_t i = 0; i < (size_t)rows * dim; i++) model->grad_a[i] /= samples;
+  }
 
   /* grad_a holds the current layer's output gradient; grad_b receives its input gradient. */
-  gsvae_real *grad_out = model->grad_a, *grad_in = model->grad_b;
+  gsvae_real *grad_out = model->grad_a, *grad_in = model->grad_b, grad_log_tau = 0;
   for (int l = last; l >= 0; l--) {
-    const gsvae_real *in = l == 0 ? x : l == encoder_layers ? z : model->activations[l - 1];
-    linear_backward(layout, l, params, in, model->activations[l], grad_out, batch, grads, l == 0 ? NULL : grad_in);
-    if (l == encoder_layers) { /* grad_in is dL/dz: through the soft sample into dL/dlogits (+ KL's part) */
-      cpu_latent_sample_backward(model->soft, grad_in, groups, categories, tau, model->grad_logits);
+    const gsvae_real *in = l == 0 ? x : l == encoder_layers ? model->z : model->activations[l - 1];
+    bool input_gradient = l != 0 && !(l == encoder_layers && score_function); /* sf needs no dL/dz */
+    int layer_rows = l >= encoder_layers ? rows : batch;
+    linear_backward(layout, l, params, in, model->activations[l], grad_out, layer_rows, grads,
+                    input_gradient ? grad_in : NULL);
+    if (l == encoder_layers) { /* grad_in is dL/dz: the estimator's backward into dL/dlogits (+ KL's part) */
+      if (score_function) sf_weights(model, params, estimator, batch, grad_in);
+      for (int b = 0; b < batch; b++)
+        for (int j = 0; j < latents; j++) {
+          size_t offset = (size_t)b * width + (size_t)j * categories;
+          group.logits = logits + offset;
+          group.gumbel = noise + b * noise_width + j * categories;
+          group.exponential = group.gumbel + (size_t)samples * width;
+          group.z = model->z + offset;
+          group.soft = model->soft + offset;
+          const gsvae_real *upstream = score_function ? grad_in + (size_t)b * samples : grad_in + offset;
+          latent->backward(&group, upstream, model->grad_logits + offset, &grad_log_tau);
+        }
       grad_out = model->grad_logits;
       grad_in = model->grad_a;
     } else {
@@ -292,6 +337,8 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
       grad_in = swap == model->grad_logits ? model->grad_b : swap;
     }
   }
+  if (layout->has_log_tau) grads[layout->log_tau_offset] = grad_log_tau;
+  if (layout->has_sf_baseline) grads[layout->sf_baseline_offset] = grads[layout->sf_baseline_offset + 1] = 0;
   sums[GSVAE_METRIC_RELAXED] += bce + kl;
   sums[GSVAE_METRIC_BCE] += bce;
   sums[GSVAE_METRIC_KL] += kl;

@@ -20,6 +20,14 @@ void gsvae_layout_build(gsvae_layout *layout, int input_dim, const gsvae_config 
   layout->layer_count = n - 1;
   layout->encoder_layers = hidden_count + 1;
   size_t offset = 0;
+  layout->has_log_tau = config->tau_learn;
+  layout->tau_init = config->tau_init;
+  layout->log_tau_offset = offset;
+  offset += layout->has_log_tau;
+  layout->has_sf_baseline =
+      config->train_estimator == GSVAE_ESTIMATOR_SF && config->train_sf_baseline == GSVAE_SF_BASELINE_EMA;
+  layout->sf_baseline_offset = offset;
+  offset += 2 * layout->has_sf_baseline;
   for (int l = 0; l < layout->layer_count; l++) {
     layout->in_features[l] = sizes[l];
     layout->out_features[l] = sizes[l + 1];
@@ -31,10 +39,22 @@ void gsvae_layout_build(gsvae_layout *layout, int input_dim, const gsvae_config 
   layout->param_count = offset;
 }
 
-int gsvae_layout_tensor_count(const gsvae_layout *layout) { return 2 * layout->layer_count; }
+int gsvae_layout_tensor_count(const gsvae_layout *layout) {
+  return 2 * layout->layer_count + layout->has_log_tau + layout->has_sf_baseline;
+}
 
 void gsvae_layout_tensor(const gsvae_layout *layout, int tensor, char name[32], int *rank, size_t shape[2],
                          size_t *offset, size_t *length) {
+  if (tensor >= 2 * layout->layer_count) {
+    bool log_tau = layout->has_log_tau && tensor == 2 * layout->layer_count;
+    snprintf(name, 32, "%s", log_tau ? "log_tau" : "sf_baseline");
+    *rank = 1;
+    shape[0] = log_tau ? 1 : 2;
+    shape[1] = 1;
+    *offset = log_tau ? layout->log_tau_offset : layout->sf_baseline_offset;
+    *length = shape[0];
+    return;
+  }
   int layer = tensor / 2, is_bias = tensor % 2;
   snprintf(name, 32, "fc%d.%s", layer + 1, is_bias ? "bias" : "weight");
   shape[0] = layout->out_features[layer];
@@ -45,7 +65,9 @@ void gsvae_layout_tensor(const gsvae_layout *layout, int tensor, char name[32], 
 }
 
 void gsvae_params_init(const gsvae_layout *layout, float *params, uint64_t seed) {
-  for (int t = 0; t < gsvae_layout_tensor_count(layout); t++) {
+  if (layout->has_log_tau) params[layout->log_tau_offset] = (float)log(layout->tau_init);
+  if (layout->has_sf_baseline) params[layout->sf_baseline_offset] = params[layout->sf_baseline_offset + 1] = 0;
+  for (int t = 0; t < 2 * layout->layer_count; t++) {
     char name[32];
     int rank;
     size_t shape[2], offset, length;

@@ -424,6 +424,7 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
     if (log_due || epoch_end || ckpt_due) {
       gsvae_metric_sums sums;
       t.backend->read_metrics(t.backend, &sums);
+      if (config->tau_learn) s.tau = sums.tau; /* the curve and the checkpoint show the learned tau */
       double now = MPI_Wtime();
       totals_add(&interval, &sums);
       totals_add(&epoch_totals, &sums);

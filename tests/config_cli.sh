@@ -23,6 +23,11 @@ expect 2 "tau.schedule" "constant|exp|linear|cosine" -- "$gsvae" config tau.sche
 expect 2 "train.lr" "'fast'" "number" -- "$gsvae" config train.lr=fast
 expect 2 "train.epochs" "'ten'" "integer" -- "$gsvae" config train.epochs=ten
 expect 2 "train.lr" "key=value" -- "$gsvae" config configs/seed.yaml train.lr
+expect 2 "train.estimator" "st_softmax" "reinmax" -- "$gsvae" config train.estimator=rebar
+expect 2 "train.estimator_samples=1" "loo" "at least 2" -- "$gsvae" config train.estimator=sf train.sf_baseline=loo
+expect 2 "tau.learn=true" "tau.schedule=exp" "constant" -- "$gsvae" config tau.learn=true tau.schedule=exp
+expect 2 "tau.learn=true" "train.estimator=sf" "no gradient" -- "$gsvae" config tau.learn=true train.estimator=sf
+expect 2 "train.estimator_samples" "'0'" "[1, 1000]" -- "$gsvae" config train.estimator_samples=0
 printf 'model:\n  latents: 3\n  hidden: [100\n' >"$work/malformed.yaml"
 expect 2 "$work/malformed.yaml:4:1" "malformed YAML" -- "$gsvae" config "$work/malformed.yaml"
 printf 'train:\n  lr: 0.1\n  lr: 0.2\n' >"$work/duplicate.yaml"

@@ -1,7 +1,7 @@
 # The model's math: gradient check (the double build of cpu_model.c), Gumbel sampling, and parity
 # with the PyTorch reference (tests/reference_model.py) on the seed's layout.
 add_executable(model_gradcheck ${CMAKE_CURRENT_SOURCE_DIR}/model_gradcheck.c ${CMAKE_SOURCE_DIR}/src/cpu_model.c
-               ${CMAKE_SOURCE_DIR}/src/cpu_rows.c)
+               ${CMAKE_SOURCE_DIR}/src/cpu_rows.c ${CMAKE_SOURCE_DIR}/src/cpu_estimators.c)
 target_compile_definitions(model_gradcheck PRIVATE GSVAE_REAL_DOUBLE)
 target_link_libraries(model_gradcheck PRIVATE gsvae_lib)
 add_test(NAME model_gradcheck COMMAND model_gradcheck)

@@ -24,7 +24,7 @@ typedef struct {
   long batch_start;            /* where the global batch starts in this epoch's order */
   int global_count;            /* samples in the global batch */
   int local_start, local_count;/* this rank's slice, relative to batch_start */
-  float tau;
+  float tau;                   /* the schedule's; a learned tau (tau.learn) is the backend's own */
 } gsvae_step;
 
 /* Accumulated by the backend since the last read; only finite steps add to the loss sums. */
@@ -33,6 +33,7 @@ typedef struct {
   long steps;                  /* steps taken, skipped ones included */
   long skipped;                /* steps whose loss or gradient was not finite (update skipped) */
   long bad_streak;             /* non-finite steps in a row up to now, across reads */
+  float tau;                   /* tau.learn: the learned temperature at the read (0 otherwise) */
 } gsvae_metric_sums;
 
 typedef struct gsvae_backend gsvae_backend;

@@ -11,7 +11,18 @@
 #define GSVAE_PATH_LEN 4096
 
 typedef enum { GSVAE_BINARIZE_NONE, GSVAE_BINARIZE_STATIC, GSVAE_BINARIZE_DYNAMIC } gsvae_binarize;
-typedef enum { GSVAE_ESTIMATOR_GS, GSVAE_ESTIMATOR_ST } gsvae_estimator;
+/* The gradient estimators (README's table; src/cpu_estimators.c, src/cuda/kernels.cu). */
+typedef enum {
+  GSVAE_ESTIMATOR_GS,          /* Gumbel-Softmax sample (Jang et al. 2017) */
+  GSVAE_ESTIMATOR_ST,          /* straight-through Gumbel-Softmax (Jang et al. 2017) */
+  GSVAE_ESTIMATOR_ST_SOFTMAX,  /* straight-through through softmax(logits/tau), no noise in it (Bengio et al. 2013) */
+  GSVAE_ESTIMATOR_GST,         /* gapped straight-through (Fan et al. 2022) */
+  GSVAE_ESTIMATOR_GRMCK,       /* Gumbel-Rao Monte Carlo (Paulus et al. 2021) */
+  GSVAE_ESTIMATOR_REINMAX,     /* ReinMax (Liu et al. 2023) */
+  GSVAE_ESTIMATOR_SF,          /* score function (REINFORCE) with a baseline */
+  GSVAE_ESTIMATOR_COUNT
+} gsvae_estimator;
+typedef enum { GSVAE_SF_BASELINE_EMA, GSVAE_SF_BASELINE_LOO } gsvae_sf_baseline;
 typedef enum { GSVAE_TAU_CONSTANT, GSVAE_TAU_EXP, GSVAE_TAU_LINEAR, GSVAE_TAU_COSINE } gsvae_tau_kind;
 typedef enum { GSVAE_DEVICE_AUTO, GSVAE_DEVICE_CPU, GSVAE_DEVICE_CUDA } gsvae_device_kind;
 typedef enum { GSVAE_PRECISION_FP32, GSVAE_PRECISION_TF32 } gsvae_precision;
@@ -33,7 +44,11 @@ typedef struct {
   double train_lr;
   double train_beta1, train_beta2, train_eps; /* Adam, PyTorch's defaults */
   uint64_t train_seed;
-  gsvae_estimator train_estimator; /* gs | st */
+  gsvae_estimator train_estimator; /* gs | st | st_softmax | gst | grmck | reinmax | sf */
+  double train_estimator_gap;      /* gst: the gap kappa */
+  int train_estimator_samples;     /* grmck: conditional Gumbel draws K; sf: decoded samples per input */
+  gsvae_sf_baseline train_sf_baseline; /* sf: ema | loo */
+  double train_sf_decay;           /* sf with ema: the moving average's decay */
   bool train_unrelaxed;            /* the unrelaxed objective on every step's batch */
   bool train_flush_denormals;      /* FTZ+DAZ in the threads doing model math (src/float_mode.c) */
   int train_max_bad_steps;         /* non-finite steps in a row before training stops */
@@ -41,6 +56,7 @@ typedef struct {
   gsvae_tau_kind tau_schedule;
   double tau_init, tau_min, tau_rate;
   long tau_every;
+  bool tau_learn;                  /* log tau is a parameter trained by Adam (from tau.init) */
   /* run.* */
   char run_dir[GSVAE_PATH_LEN];
   long run_log_every;
@@ -72,5 +88,8 @@ int gsvae_config_load_yaml_text(gsvae_config *config, const char *text, size_t l
 
 /* The resolved config as YAML (nested, every key); malloc'd, the caller frees. */
 char *gsvae_config_to_yaml(const gsvae_config *config);
+/* train.estimator's word for an estimator ("st_softmax"), and back (0, or -1 for no such word). */
+const char *gsvae_estimator_name(gsvae_estimator estimator);
+int gsvae_estimator_parse(const char *name, gsvae_estimator *estimator);
 /* Every key: name, type, default, range and help. */
 void gsvae_config_print_help(FILE *out);

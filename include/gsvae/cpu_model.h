@@ -1,11 +1,12 @@
 /* The model's math on the CPU, the reference the GPU backend is checked against: forward and
- * backward of the relaxed objective (Gumbel-Softmax or straight-through), the unrelaxed
+ * backward of the trained objective under any estimator (cpu_latent.h), the unrelaxed
  * objective, encode/decode, and Adam, over the flat buffers. Matrix products through CBLAS.
  * The trainer builds it in float; the gradient check builds the same source in double
  * (-DGSVAE_REAL_DOUBLE), whose functions carry a _f64 suffix so both can link together. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include "gsvae/estimators.h"
 #include "gsvae/model.h"
 
 #ifdef GSVAE_REAL_DOUBLE
@@ -41,14 +42,16 @@ typedef struct cpu_model cpu_model;  /* activation workspace for up to max_batch
 cpu_model *cpu_model_create(const gsvae_layout *layout, int max_batch);
 void cpu_model_free(cpu_model *model);
 
-/* Relaxed objective on x (batch x D in [0,1]) with Gumbel noise (batch x L*K) at tau: the
- * gradient of the SUM over the batch of (BCE + KL) is written into grads (overwritten).
- * straight_through: forward one-hot(argmax(logits + g)), backward through the soft sample.
- * gumbel_unrelaxed != NULL: also the unrelaxed loss with one-hot(argmax(logits + g')) from
- * the same encoder output (no gradient). sums[GSVAE_METRIC_*] are added to. */
+/* The trained objective on x (batch x D in [0,1]) with the estimator's noise (batch rows of
+ * gsvae_estimator_noise_width, estimators.h) at tau (or exp(log_tau) from params when the layout
+ * learns it): the estimator's gradient of the SUM over the batch of (BCE + KL) is written into
+ * grads (overwritten; log_tau's entry too, the sf baseline's with 0). For sf the BCE is the mean
+ * over the input's decoded samples. gumbel_unrelaxed != NULL: also the unrelaxed loss with
+ * one-hot(argmax(logits + g')) from the same encoder output (no gradient). sums[GSVAE_METRIC_*]
+ * are added to. */
 void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
-                                int batch, const gsvae_real *gumbel, gsvae_real tau, bool straight_through,
-                                const gsvae_real *gumbel_unrelaxed, double *sums);
+                                int batch, const gsvae_real *noise, const gsvae_estimator_settings *estimator,
+                                gsvae_real tau, const gsvae_real *gumbel_unrelaxed, double *sums);
 /* Unrelaxed loss only (test loss): adds sums[RELAXED]=total, [BCE], [KL], [SAMPLES]. */
 void cpu_model_unrelaxed_loss(cpu_model *model, const gsvae_real *params, const gsvae_real *x, int batch,
                               const gsvae_real *gumbel, double *sums);

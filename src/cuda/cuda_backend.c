@@ -31,6 +31,7 @@ typedef struct {
   cublasHandle_t cublas;
   cublasComputeType_t compute;
   gsvae_cuda_adam adam;
+  gsvae_cuda_estimator estimator;
   void *cublas_workspace;
   gsvae_comm *comm;          /* attached NCCL communicator, or NULL: the loop all-reduces */
 
@@ -141,8 +142,7 @@ static void enqueue_forward_backward(cuda_backend *b, int rows) {
   encoder_forward(b, rows);
   gsvae_launch_latent_forward(b->act[E - 1], b->y, b->z, b->dkl, b->kl_groups,
                               config->train_unrelaxed ? b->choice : NULL, b->step, rows, L, K, config->train_seed,
-                              GSVAE_NOISE_GUMBEL, GSVAE_NOISE_GUMBEL_UNRELAXED,
-                              config->train_estimator == GSVAE_ESTIMATOR_ST, b->stream);
+                              GSVAE_NOISE_GUMBEL, GSVAE_NOISE_GUMBEL_UNRELAXED, b->estimator, b->stream);
   for (int l = E; l < n; l++) {
     linear_forward(b, l, layer_input(b, l), b->act[l], rows);
     gsvae_launch_bias_act(b->act[l], b->params + layout->bias_offset[l], rows, layout->out_features[l],
@@ -169,8 +169,8 @@ static void enqueue_forward_backward(cuda_backend *b, int rows) {
     nccl_sum(b, b->grads + b->encoder_params, b->reduce_count - b->encoder_params, b->side_stream);
     cudaCheck(cudaEventRecord(b->side_done, b->side_stream));
   }
-  gsvae_launch_latent_backward(b->dact[E - 1], b->dz, b->y, b->dkl, b->act[E - 1], layout->logits_relu, b->step,
-                               rows, L, K, b->stream);
+  gsvae_launch_latent_backward(b->dact[E - 1], b->dz, b->y, b->z, b->dkl, b->act[E - 1], layout->logits_relu, b->step,
+                               rows, L, K, config->train_seed, b->estimator, b->stream);
   for (int l = E - 1; l >= 0; l--) {
     linear_backward_params(b, l, b->dact[l], layer_input(b, l), rows);
     if (l == 0) break;
@@ -354,6 +354,7 @@ static void cuda_read_metrics(gsvae_backend *backend, gsvae_metric_sums *sums) {
   sums->steps = m->steps;
   sums->skipped = m->skipped;
   sums->bad_streak = m->bad_streak;
+  sums->tau = 0; /* tau.learn is the CPU backend's alone so far */
 }
 
 /* Test images in chunks of the batch workspace, eager (evaluation is not the hot loop). */
@@ -373,8 +374,8 @@ static void cuda_evaluate(gsvae_backend *backend, int start, int count, double *
                         b->config.data_binarize == GSVAE_BINARIZE_DYNAMIC, b->config.train_seed, b->stream);
     encoder_forward(b, rows);
     gsvae_launch_latent_forward(b->act[E - 1], NULL, NULL, NULL, b->kl_groups, b->choice, b->eval_step, rows,
-                                layout->latents, layout->categories, b->config.train_seed, 0, GSVAE_NOISE_EVAL, 0,
-                                b->stream);
+                                layout->latents, layout->categories, b->config.train_seed, 0, GSVAE_NOISE_EVAL,
+                                b->estimator, b->stream);
     unrelaxed_decoder(b, rows);
     gsvae_launch_step_metrics(b->eval_slots, b->bce_unrelaxed_rows, b->kl_groups, NULL, rows, layout->latents,
                               b->stream);
@@ -434,6 +435,15 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
   b->adam = (gsvae_cuda_adam){(float)config->train_beta1, (float)config->train_beta2, (float)(1 - config->train_beta1),
                               (float)(1 - config->train_beta2), (float)config->train_eps};
   b->encoder_params = layout->weight_offset[layout->encoder_layers];
+  /* sf decodes several samples per input and tau.learn reduces a gradient for log tau: neither is
+   * in the kernels yet */
+  if (config->train_estimator == GSVAE_ESTIMATOR_SF || config->tau_learn)
+    gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda: %s runs on the CPU backend only so far (expected "
+               "device.backend=cpu)", config->tau_learn ? "tau.learn=true" : "train.estimator=sf");
+  b->estimator = (gsvae_cuda_estimator){.kind = (int)config->train_estimator,
+                                        .conditional_draws =
+                                            config->train_estimator == GSVAE_ESTIMATOR_GRMCK ? config->train_estimator_samples : 0,
+                                        .gap = (float)config->train_estimator_gap};
   if (train->dim != layout->input_dim || test->dim != layout->input_dim)
     gsvae_abort(GSVAE_EXIT_RUNTIME, "cuda backend: images of %d/%d pixels for a model of %d inputs", train->dim,
                 test->dim, layout->input_dim);

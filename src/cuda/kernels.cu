@@ -1,5 +1,5 @@
-/* The CUDA backend's kernels: batch gather with binarization, bias+ReLU, the latent layer
- * (Gumbel-Softmax / straight-through / KL / unrelaxed choice), sigmoid-BCE, the one-hot decoder
+/* The CUDA backend's kernels: batch gather with binarization, bias+ReLU, the latent layer (each
+ * estimator's forward and backward, as src/cpu_estimators.c; KL; unrelaxed choice), sigmoid-BCE, the one-hot decoder
  * layer, per-step metrics, the finite check and Adam. All reductions run in a fixed order (no
  * float atomics), so a replayed graph reproduces eager launches bit for bit. */
 #include <math.h>
@@ -52,12 +52,16 @@ __device__ static noise_cursor noise_open(uint64_t seed, uint32_t purpose, uint6
   return cursor;
 }
 
-__device__ static float noise_gumbel(noise_cursor *cursor, uint32_t index) {
+__device__ static float noise_uniform(noise_cursor *cursor, uint32_t index) {
   if (index >> 2 != cursor->block) {
     cursor->block = index >> 2;
     cursor->bits = gsvae_random_block(cursor->seed, cursor->purpose, cursor->step, cursor->sample, cursor->block);
   }
-  return gsvae_uniform_to_gumbel(gsvae_u32_to_uniform(cursor->bits.v[index & 3]));
+  return gsvae_u32_to_uniform(cursor->bits.v[index & 3]);
+}
+
+__device__ static float noise_gumbel(noise_cursor *cursor, uint32_t index) {
+  return gsvae_uniform_to_gumbel(noise_uniform(cursor, index));
 }
 
 __global__ static void set_step_kernel(gsvae_cuda_step *device_step, gsvae_cuda_step value) { *device_step = value; }
@@ -118,11 +122,11 @@ extern "C" void gsvae_launch_relu_backward(float *d, const float *activation, si
   kernelCheck("relu_backward_kernel");
 }
 
-/* One thread per (row, latent group); y doubles as scratch for the scaled logits. */
+/* One thread per (row, latent group); y doubles as scratch for the scaled scores. */
 __global__ static void latent_forward_kernel(const float *logits, float *y, float *z, float *dkl, float *kl_groups,
                                              int *choice, const gsvae_cuda_step *step, int rows, int latents, int K,
                                              uint64_t seed, int relaxed_purpose, int unrelaxed_purpose,
-                                             int straight_through) {
+                                             gsvae_cuda_estimator estimator) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= rows * latents) return;
   int row = i / latents, group = i % latents;
@@ -149,14 +153,20 @@ __global__ static void latent_forward_kernel(const float *logits, float *y, floa
     }
 
   if (relaxed_purpose) {
-    float tau = step->tau;
+    /* the scores v whose softmax(v / tau) the estimator keeps (cpu_estimators.c) into y, then softmax */
+    int kind = estimator.kind;
+    float tau = kind == GSVAE_ESTIMATOR_REINMAX ? 1.0f : step->tau, smax = 0.0f, best = 0.0f;
     noise_cursor noise = noise_open(seed, (uint32_t)relaxed_purpose, step->step, sample);
-    float smax = 0.0f, best = 0.0f;
     int hard = 0;
     for (int k = 0; k < K; k++) {
       float perturbed = l[k] + noise_gumbel(&noise, first + k);
       if (k == 0 || perturbed > best) best = perturbed, hard = k;
-      float scaled = perturbed / tau;
+      y[base + k] = kind == GSVAE_ESTIMATOR_GS || kind == GSVAE_ESTIMATOR_ST ? perturbed : l[k];
+    }
+    if (kind == GSVAE_ESTIMATOR_GST) /* m2: D's logit up to the largest, the others at most the largest - gap */
+      for (int k = 0; k < K; k++) y[base + k] = k == hard ? top : fminf(l[k], top - estimator.gap);
+    for (int k = 0; k < K; k++) {
+      float scaled = y[base + k] / tau;
       y[base + k] = scaled;
       smax = k == 0 || scaled > smax ? scaled : smax;
     }
@@ -169,7 +179,7 @@ __global__ static void latent_forward_kernel(const float *logits, float *y, floa
     for (int k = 0; k < K; k++) {
       float soft = y[base + k] / sum;
       y[base + k] = soft;
-      z[base + k] = straight_through ? (k == hard ? 1.0f : 0.0f) : soft;
+      z[base + k] = kind == GSVAE_ESTIMATOR_GS ? soft : (k == hard ? 1.0f : 0.0f);
     }
   }
   if (choice) {
@@ -187,33 +197,97 @@ __global__ static void latent_forward_kernel(const float *logits, float *y, floa
 extern "C" void gsvae_launch_latent_forward(const float *logits, float *y, float *z, float *dkl, float *kl_groups,
                                             int *choice, const gsvae_cuda_step *step, int rows, int latents,
                                             int categories, uint64_t seed, int relaxed_purpose, int unrelaxed_purpose,
-                                            int straight_through, cudaStream_t stream) {
+                                            gsvae_cuda_estimator estimator, cudaStream_t stream) {
   latent_forward_kernel<<<blocks_for((size_t)rows * latents), THREADS, 0, stream>>>(
       logits, y, z, dkl, kl_groups, choice, step, rows, latents, categories, seed, relaxed_purpose, unrelaxed_purpose,
-      straight_through);
+      estimator);
   kernelCheck("latent_forward_kernel");
 }
 
-/* Softmax backward through the soft sample (straight-through passes dz to y unchanged). */
-__global__ static void latent_backward_kernel(float *dlogits, const float *dz, const float *y, const float *dkl,
-                                              const float *logits, int logits_relu, const gsvae_cuda_step *step,
-                                              int rows, int latents, int K) {
+/* GR-MCK's draw k of the perturbed logits given D = hot (cpu_estimators.c's conditional_perturbed). */
+__device__ static float conditional_perturbed(const float *l, int c, int hot, float log_partition, noise_cursor *noise,
+                                              uint32_t hot_index, uint32_t index) {
+  float top = log_partition - logf(-logf(noise_uniform(noise, hot_index)));
+  if (c == hot) return top;
+  float a = -top, b = logf(-logf(noise_uniform(noise, index))) - l[c];
+  float high = a > b ? a : b, low = a > b ? b : a;
+  return -(high + logf(1.0f + expf(low - high)));
+}
+
+/* dlogits = dkl + the estimator's backward of dz (cpu_estimators.c), masked by the logits' ReLU:
+ * the softmax backward through the kept y at tau (gs, st, st_softmax, gst), its mean over the
+ * conditional draws (grmck), or 2 J(pi1) dz - J(pi0) dz / 2 (reinmax). */
+__global__ static void latent_backward_kernel(float *dlogits, const float *dz, const float *y, const float *z,
+                                              const float *dkl, const float *logits, int logits_relu,
+                                              const gsvae_cuda_step *step, int rows, int latents, int K,
+                                              uint64_t seed, gsvae_cuda_estimator estimator) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= rows * latents) return;
   size_t base = (size_t)i * K;
+  const float *l = logits + base, *d = dz + base;
   float tau = step->tau, dot = 0.0f;
-  for (int k = 0; k < K; k++) dot += y[base + k] * dz[base + k];
+  int hot = 0;
+  while (z[base + hot] != 1.0f && hot < K - 1) hot++;
+  if (estimator.kind == GSVAE_ESTIMATOR_GRMCK) {
+    int row = i / latents, group = i % latents, width = latents * K;
+    noise_cursor noise = noise_open(seed, GSVAE_NOISE_GUMBEL_CONDITIONAL, step->step, step->sample_base + row);
+    float top = l[0], sum = 0.0f;
+    for (int k = 1; k < K; k++) top = l[k] > top ? l[k] : top;
+    for (int k = 0; k < K; k++) sum += expf(l[k] - top);
+    float log_partition = top + logf(sum);
+    for (int k = 0; k < K; k++) dlogits[base + k] = 0.0f;
+    for (int draw = 0; draw < estimator.conditional_draws; draw++) {
+      uint32_t first = (uint32_t)(draw * width + group * K);
+      float smax = 0.0f, total = 0.0f, dot_draw = 0.0f;
+      for (int k = 0; k < K; k++) {
+        float scaled = conditional_perturbed(l, k, hot, log_partition, &noise, first + hot, first + k) / tau;
+        smax = k == 0 || scaled > smax ? scaled : smax;
+      }
+      for (int k = 0; k < K; k++)
+        total += expf(conditional_perturbed(l, k, hot, log_partition, &noise, first + hot, first + k) / tau - smax);
+      for (int k = 0; k < K; k++) {
+        float soft = expf(conditional_perturbed(l, k, hot, log_partition, &noise, first + hot, first + k) / tau - smax) / total;
+        dot_draw += soft * d[k];
+      }
+      for (int k = 0; k < K; k++) {
+        float soft = expf(conditional_perturbed(l, k, hot, log_partition, &noise, first + hot, first + k) / tau - smax) / total;
+        dlogits[base + k] += (1.0f / estimator.conditional_draws) * (soft * (d[k] - dot_draw) / tau);
+      }
+    }
+    for (int k = 0; k < K; k++) {
+      float value = dlogits[base + k] + dkl[base + k];
+      dlogits[base + k] = logits_relu && !(l[k] > 0.0f) ? 0.0f : value;
+    }
+    return;
+  }
+  if (estimator.kind == GSVAE_ESTIMATOR_REINMAX) { /* y holds pi0 = softmax(logits) */
+    float top = l[0] / tau, sum = 0.0f, dot1 = 0.0f;
+    for (int k = 1; k < K; k++) top = l[k] / tau > top ? l[k] / tau : top;
+    for (int k = 0; k < K; k++) sum += expf(l[k] / tau - top);
+    for (int k = 0; k < K; k++) {
+      dot += y[base + k] * d[k];
+      dot1 += (expf(l[k] / tau - top) / sum + (k == hot)) / 2 * d[k];
+    }
+    for (int k = 0; k < K; k++) {
+      float pi1 = (expf(l[k] / tau - top) / sum + (k == hot)) / 2;
+      float value = 2 * pi1 * (d[k] - dot1) + -0.5f * y[base + k] * (d[k] - dot) + dkl[base + k];
+      dlogits[base + k] = logits_relu && !(l[k] > 0.0f) ? 0.0f : value;
+    }
+    return;
+  }
+  for (int k = 0; k < K; k++) dot += y[base + k] * d[k];
   for (int k = 0; k < K; k++) {
-    float d = y[base + k] * (dz[base + k] - dot) / tau + dkl[base + k];
-    dlogits[base + k] = logits_relu && !(logits[base + k] > 0.0f) ? 0.0f : d;
+    float value = y[base + k] * (d[k] - dot) / tau + dkl[base + k];
+    dlogits[base + k] = logits_relu && !(l[k] > 0.0f) ? 0.0f : value;
   }
 }
 
-extern "C" void gsvae_launch_latent_backward(float *dlogits, const float *dz, const float *y, const float *dkl,
-                                             const float *logits, int logits_relu, const gsvae_cuda_step *step,
-                                             int rows, int latents, int categories, cudaStream_t stream) {
+extern "C" void gsvae_launch_latent_backward(float *dlogits, const float *dz, const float *y, const float *z,
+                                             const float *dkl, const float *logits, int logits_relu,
+                                             const gsvae_cuda_step *step, int rows, int latents, int categories,
+                                             uint64_t seed, gsvae_cuda_estimator estimator, cudaStream_t stream) {
   latent_backward_kernel<<<blocks_for((size_t)rows * latents), THREADS, 0, stream>>>(
-      dlogits, dz, y, dkl, logits, logits_relu, step, rows, latents, categories);
+      dlogits, dz, y, z, dkl, logits, logits_relu, step, rows, latents, categories, seed, estimator);
   kernelCheck("latent_backward_kernel");
 }
 

@@ -25,6 +25,13 @@ typedef struct {
   float beta1, beta2, one_minus_beta1, one_minus_beta2, eps;
 } gsvae_cuda_adam;
 
+/* The estimator as the latent kernels need it (gsvae_estimator_settings, passed by value). */
+typedef struct {
+  int kind;                       /* gsvae_estimator */
+  int conditional_draws;          /* grmck's K */
+  float gap;                      /* gst's kappa */
+} gsvae_cuda_estimator;
+
 /* Summed over the finite steps since the last read; bad_streak runs across reads. */
 typedef struct {
   double sums[5];                 /* GSVAE_METRIC_* */
@@ -42,17 +49,19 @@ void gsvae_launch_bias_act(float *y, const float *bias, int rows, int cols, int 
 /* d *= (activation > 0): ReLU's backward from its output. */
 void gsvae_launch_relu_backward(float *d, const float *activation, size_t count, cudaStream_t stream);
 /* Per (row, latent group) of K logits: KL(q || uniform) into kl_groups and its gradient into dkl;
- * when relaxed_purpose != 0 the Gumbel-Softmax sample y at tau and the decoder input z (y, or the
- * one-hot of argmax(logits + g) when straight_through); when choice != NULL the argmax of
+ * when relaxed_purpose != 0 the estimator's forward: the soft sample it keeps in y and the decoder
+ * input z (y for gs, else the one-hot of argmax(logits + g)); when choice != NULL the argmax of
  * logits + fresh noise of unrelaxed_purpose. Sample index of row r: sample_base + r. */
 void gsvae_launch_latent_forward(const float *logits, float *y, float *z, float *dkl, float *kl_groups, int *choice,
                                  const gsvae_cuda_step *step, int rows, int latents, int categories, uint64_t seed,
-                                 int relaxed_purpose, int unrelaxed_purpose, int straight_through,
+                                 int relaxed_purpose, int unrelaxed_purpose, gsvae_cuda_estimator estimator,
                                  cudaStream_t stream);
-/* dlogits = softmax backward of dz through y at tau, plus dkl, masked by the logits' ReLU. */
-void gsvae_launch_latent_backward(float *dlogits, const float *dz, const float *y, const float *dkl,
+/* dlogits = the estimator's backward of dz (from y, z and, for grmck, the conditional draws of
+ * (seed, GUMBEL_CONDITIONAL, step, sample)), plus dkl, masked by the logits' ReLU. */
+void gsvae_launch_latent_backward(float *dlogits, const float *dz, const float *y, const float *z, const float *dkl,
                                   const float *logits, int logits_relu, const gsvae_cuda_step *step, int rows,
-                                  int latents, int categories, cudaStream_t stream);
+                                  int latents, int categories, uint64_t seed, gsvae_cuda_estimator estimator,
+                                  cudaStream_t stream);
 /* Per row: bce_rows[r] = sum over pixels of softplus(a) - x a; when da != NULL also
  * da = sigmoid(a) - x. One block per row, fixed reduction order. */
 void gsvae_launch_bce(const float *a, const float *x, float *da, float *bce_rows, int rows, int dim,

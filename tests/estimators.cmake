@@ -1,0 +1,28 @@
+# The estimator suite: parity of each estimator with PyTorch (tests/estimators_reference.py, written
+# from the papers; ReinMax from the reinmax package), gradient checks of the score-function surrogate
+# and of tau.learn, and statistics against the exact gradient on an enumerable latent space.
+add_executable(estimators_dump ${CMAKE_CURRENT_SOURCE_DIR}/estimators_dump.c)
+target_link_libraries(estimators_dump PRIVATE gsvae_lib)
+add_test(NAME estimators_parity_dump COMMAND estimators_dump ${CMAKE_CURRENT_BINARY_DIR}/estimators_parity.h5)
+add_test(NAME estimators_parity_pytorch
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/estimators_parity.py
+                 ${CMAKE_CURRENT_BINARY_DIR}/estimators_parity.h5)
+set_tests_properties(estimators_parity_dump PROPERTIES FIXTURES_SETUP estimators_parity)
+set_tests_properties(estimators_parity_pytorch PROPERTIES FIXTURES_REQUIRED estimators_parity TIMEOUT 600)
+
+set(GSVAE_MODEL_F64_SOURCES ${CMAKE_SOURCE_DIR}/src/cpu_model.c ${CMAKE_SOURCE_DIR}/src/cpu_rows.c
+    ${CMAKE_SOURCE_DIR}/src/cpu_estimators.c)
+add_executable(estimators_gradcheck ${CMAKE_CURRENT_SOURCE_DIR}/estimators_gradcheck.c ${GSVAE_MODEL_F64_SOURCES})
+target_compile_definitions(estimators_gradcheck PRIVATE GSVAE_REAL_DOUBLE)
+target_link_libraries(estimators_gradcheck PRIVATE gsvae_lib)
+add_test(NAME estimators_gradcheck COMMAND estimators_gradcheck)
+add_executable(estimators_stats ${CMAKE_CURRENT_SOURCE_DIR}/estimators_stats.c ${GSVAE_MODEL_F64_SOURCES})
+target_compile_definitions(estimators_stats PRIVATE GSVAE_REAL_DOUBLE)
+target_link_libraries(estimators_stats PRIVATE gsvae_lib)
+add_test(NAME estimators_stats COMMAND estimators_stats)
+
+add_test(NAME estimators_resume
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/estimators_resume.py ${GSVAE_BIN} ${GSVAE_MPIEXEC}
+                 ${GSVAE_SMALL_DATA} ${CMAKE_CURRENT_BINARY_DIR}/estimators_resume)
+set_tests_properties(estimators_resume PROPERTIES FIXTURES_REQUIRED small_data TIMEOUT 900
+                     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;PYTHONPATH=${CMAKE_CURRENT_SOURCE_DIR}")
