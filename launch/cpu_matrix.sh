@@ -28,7 +28,7 @@ has() { for f in "$@"; do [[ "$flags" == *" $f "* ]] || return 1; done; }
 # FMA4/XOP, which Intel CPUs lack, and are left out.
 can_run() {
   case "$1" in
-    Prescott) has sse3 ;;
+    Prescott) has pni ;; # /proc/cpuinfo's name for SSE3
     Nehalem) has sse4_2 ;;
     Sandybridge) has avx ;;
     Haswell|Zen) has avx2 fma ;;
@@ -38,7 +38,7 @@ can_run() {
   esac
 }
 # Whether this OpenBLAS has the kernel set: it names the one it loaded when asked to be verbose.
-openblas_has() { OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=$1 "$build/tests/float_mode_test" 2>&1 | grep -qx "Core: $1"; }
+openblas_has() { [[ "$(OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=$1 "$build/tests/float_mode_test" 2>&1)" == *"Core: $1"* ]]; }
 
 all="Prescott Nehalem Sandybridge Haswell Zen SkylakeX Cooperlake"
 [ -n "$kernels" ] || kernels=$all
@@ -62,7 +62,7 @@ for kernel in "${run_list[@]}"; do
 done
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-blas=$(OPENBLAS_VERBOSE=2 "$build/tests/float_mode_test" 2>&1 | grep -m1 '^Core:' | cut -d' ' -f2)
+blas=$(OPENBLAS_VERBOSE=2 "$build/tests/float_mode_test" 2>&1 | sed -n 's/^Core: //p')
 lines=("| OPENBLAS_CORETYPE | glibc maths | BLAS threads | tests | result | seconds |" "|---|---|---|---|---|---|")
 failed=0
 for variant in "${variants[@]}"; do

@@ -383,7 +383,7 @@ void cpu_model_decode(cpu_model *model, const gsvae_real *params, const gsvae_re
 }
 
 const gsvae_real *cpu_model_layer_output(const cpu_model *model, int layer) { return model->activations[layer]; }
-const gsvae_real *cpu_model_straight_through(const cpu_model *model) { return model->one_hot; }
+const gsvae_real *cpu_model_decoder_input(const cpu_model *model) { return model->z; }
 const int *cpu_model_unrelaxed_picks(const cpu_model *model) { return model->picked; }
 
 /* torch.optim.Adam's single-tensor step, operation for operation: the bias corrections in

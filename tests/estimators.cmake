@@ -10,8 +10,6 @@ add_test(NAME estimators_parity_pytorch
 set_tests_properties(estimators_parity_dump PROPERTIES FIXTURES_SETUP estimators_parity)
 set_tests_properties(estimators_parity_pytorch PROPERTIES FIXTURES_REQUIRED estimators_parity TIMEOUT 600)
 
-set(GSVAE_MODEL_F64_SOURCES ${CMAKE_SOURCE_DIR}/src/cpu_model.c ${CMAKE_SOURCE_DIR}/src/cpu_rows.c
-    ${CMAKE_SOURCE_DIR}/src/cpu_estimators.c)
 add_executable(estimators_gradcheck ${CMAKE_CURRENT_SOURCE_DIR}/estimators_gradcheck.c ${GSVAE_MODEL_F64_SOURCES})
 target_compile_definitions(estimators_gradcheck PRIVATE GSVAE_REAL_DOUBLE)
 target_link_libraries(estimators_gradcheck PRIVATE gsvae_lib)

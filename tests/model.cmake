@@ -1,7 +1,6 @@
 # The model's math: gradient check (the double build of cpu_model.c), Gumbel sampling, and parity
 # with the PyTorch reference (tests/reference_model.py) on the seed's layout.
-add_executable(model_gradcheck ${CMAKE_CURRENT_SOURCE_DIR}/model_gradcheck.c ${CMAKE_SOURCE_DIR}/src/cpu_model.c
-               ${CMAKE_SOURCE_DIR}/src/cpu_rows.c ${CMAKE_SOURCE_DIR}/src/cpu_estimators.c)
+add_executable(model_gradcheck ${CMAKE_CURRENT_SOURCE_DIR}/model_gradcheck.c ${GSVAE_MODEL_F64_SOURCES})
 target_compile_definitions(model_gradcheck PRIVATE GSVAE_REAL_DOUBLE)
 target_link_libraries(model_gradcheck PRIVATE gsvae_lib)
 add_test(NAME model_gradcheck COMMAND model_gradcheck)
@@ -20,8 +19,7 @@ set_tests_properties(model_parity_pytorch PROPERTIES TIMEOUT 900)
 # A free-running 20-step trajectory only where it is well conditioned: the model code in double
 # against PyTorch in float64.
 add_executable(parity_trajectory ${CMAKE_CURRENT_SOURCE_DIR}/parity_trajectory.c
-               ${CMAKE_CURRENT_SOURCE_DIR}/synthetic_images.c ${CMAKE_SOURCE_DIR}/src/cpu_model.c
-               ${CMAKE_SOURCE_DIR}/src/cpu_rows.c)
+               ${CMAKE_CURRENT_SOURCE_DIR}/synthetic_images.c ${GSVAE_MODEL_F64_SOURCES})
 target_compile_definitions(parity_trajectory PRIVATE GSVAE_REAL_DOUBLE)
 target_link_libraries(parity_trajectory PRIVATE gsvae_lib)
 add_test(NAME model_parity_trajectory

@@ -13,6 +13,7 @@
 #include "gsvae/backend.h"
 #include "gsvae/check.h"
 #include "gsvae/cpu_model.h"
+#include "gsvae/estimators.h"
 #include "gsvae/runfile.h"
 #include "synthetic_images.h"
 
@@ -82,9 +83,10 @@ int main(int argc, char **argv) {
   cpu_model *relaxed = cpu_model_create(&layout, BATCH), *unrelaxed = cpu_model_create(&layout, BATCH);
   float *model_grads = mallocCheck(count * sizeof(float));
   double model_sums[GSVAE_METRIC_SLOTS] = {0};
-  cpu_model_forward_backward(relaxed, params, model_grads, x, BATCH, gumbel, tau, straight_through, NULL, model_sums);
-  cpu_model_forward_backward(unrelaxed, params, model_grads, x, BATCH, gumbel, tau, straight_through,
-                             gumbel_unrelaxed, model_sums);
+  gsvae_estimator_settings estimator = gsvae_estimator_settings_of(&config);
+  cpu_model_forward_backward(relaxed, params, model_grads, x, BATCH, gumbel, &estimator, tau, NULL, model_sums);
+  cpu_model_forward_backward(unrelaxed, params, model_grads, x, BATCH, gumbel, &estimator, tau, gumbel_unrelaxed,
+                             model_sums);
 
   gsvae_backend *backend = gsvae_cpu_backend_create(&config, &layout, &data, &data, BATCH);
   backend->set_state(backend, params, exp_avg, exp_avg_sq);
@@ -124,7 +126,7 @@ int main(int argc, char **argv) {
     write_floats(file, name, 2, dims, cpu_model_layer_output(unrelaxed, l));
   }
   if (straight_through)
-    write_floats(file, "decisions/straight_through", 2, noise_dims, cpu_model_straight_through(relaxed));
+    write_floats(file, "decisions/straight_through", 2, noise_dims, cpu_model_decoder_input(relaxed));
   hsize_t pick_dims[2] = {BATCH, (hsize_t)config.model_latents};
   h5Check(H5LTmake_dataset_int(file, "decisions/unrelaxed_picks", 2, pick_dims, cpu_model_unrelaxed_picks(unrelaxed)));
 

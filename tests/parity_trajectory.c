@@ -10,6 +10,7 @@
 #include "gsvae/backend.h"
 #include "gsvae/check.h"
 #include "gsvae/cpu_model.h"
+#include "gsvae/estimators.h"
 #include "gsvae/runfile.h"
 #include "synthetic_images.h"
 
@@ -58,18 +59,20 @@ int main(int argc, char **argv) {
   double *x64 = widen(x, (size_t)STEPS * BATCH * 784), *gumbel64 = widen(gumbel, (size_t)STEPS * BATCH * width);
   double *unrelaxed64 = widen(gumbel_unrelaxed, (size_t)STEPS * BATCH * width);
 
-  const struct { const char *name; bool straight_through; double tau; } cases[] = {{"gs_tau1", false, 1.0},
-                                                                                   {"st_tau0.5", true, 0.5}};
+  const struct { const char *name; gsvae_estimator kind; double tau; } cases[] = {
+      {"gs_tau1", GSVAE_ESTIMATOR_GS, 1.0}, {"st_tau0.5", GSVAE_ESTIMATOR_ST, 0.5}};
   cpu_model *model = cpu_model_create(&layout, BATCH);
   double *params = mallocCheck(count * sizeof(double)), *grads = mallocCheck(count * sizeof(double));
   double *exp_avg = mallocCheck(count * sizeof(double)), *exp_avg_sq = mallocCheck(count * sizeof(double));
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     for (size_t i = 0; i < count; i++) params[i] = initial[i], exp_avg[i] = 0, exp_avg_sq[i] = 0;
+    config.train_estimator = cases[c].kind;
+    gsvae_estimator_settings estimator = gsvae_estimator_settings_of(&config);
     double losses[2][STEPS];
     for (int s = 0; s < STEPS; s++) {
       double sums[GSVAE_METRIC_SLOTS] = {0};
       cpu_model_forward_backward(model, params, grads, x64 + (size_t)s * BATCH * 784, BATCH,
-                                 gumbel64 + (size_t)s * BATCH * width, cases[c].tau, cases[c].straight_through,
+                                 gumbel64 + (size_t)s * BATCH * width, &estimator, cases[c].tau,
                                  unrelaxed64 + (size_t)s * BATCH * width, sums);
       losses[0][s] = sums[GSVAE_METRIC_RELAXED] / BATCH;
       losses[1][s] = sums[GSVAE_METRIC_UNRELAXED] / BATCH;
@@ -82,7 +85,7 @@ int main(int argc, char **argv) {
     write_doubles(group, "unrelaxed", 1, &steps, losses[1]);
     write_doubles(group, "final_flat", 1, &flat, params);
     h5Check(H5LTset_attribute_double(file, cases[c].name, "tau", &cases[c].tau, 1));
-    int straight_through = cases[c].straight_through;
+    int straight_through = cases[c].kind == GSVAE_ESTIMATOR_ST;
     h5Check(H5LTset_attribute_int(file, cases[c].name, "straight_through", &straight_through, 1));
     h5Check(H5Gclose(group));
   }

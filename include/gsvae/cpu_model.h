@@ -36,7 +36,7 @@ typedef struct cpu_model cpu_model;  /* activation workspace for up to max_batch
 #define cpu_model_decode GSVAE_CPU(cpu_model_decode)
 #define cpu_adam_update GSVAE_CPU(cpu_adam_update)
 #define cpu_model_layer_output GSVAE_CPU(cpu_model_layer_output)
-#define cpu_model_straight_through GSVAE_CPU(cpu_model_straight_through)
+#define cpu_model_decoder_input GSVAE_CPU(cpu_model_decoder_input)
 #define cpu_model_unrelaxed_picks GSVAE_CPU(cpu_model_unrelaxed_picks)
 
 cpu_model *cpu_model_create(const gsvae_layout *layout, int max_batch);
@@ -64,11 +64,11 @@ void cpu_model_decode(cpu_model *model, const gsvae_real *params, const gsvae_re
 
 /* The branch decisions of the last cpu_model_forward_backward, for tests that compare them with a
  * reference computed in other arithmetic: layer `layer`'s output (after its ReLU, batch x out),
- * the straight-through one-hot forward (batch x L*K) and the unrelaxed sample's categories
- * (batch x L). When the unrelaxed pass ran, the decoder's outputs are its own, not the relaxed
+ * the relaxed pass's decoder input (batch x L*K: the one-hot for the straight-through estimators)
+ * and the unrelaxed sample's categories (batch x L). When the unrelaxed pass ran, the decoder's outputs are its own, not the relaxed
  * pass's (it reuses their memory). */
 const gsvae_real *cpu_model_layer_output(const cpu_model *model, int layer);
-const gsvae_real *cpu_model_straight_through(const cpu_model *model);
+const gsvae_real *cpu_model_decoder_input(const cpu_model *model);
 const int *cpu_model_unrelaxed_picks(const cpu_model *model);
 
 /* PyTorch's Adam (no weight decay, no amsgrad) at step t (1-based), gradients divided by
