@@ -34,6 +34,7 @@ struct cpu_model {
   gsvae_real *grad_logits;   /* batch x L*K */
   gsvae_real *grad_a, *grad_b; /* batch x the widest layer: a layer's output and input gradients */
   gsvae_real *decoder_in_t;  /* the first decoder weight transposed, L*K x hidden: one-hot rows */
+  gsvae_real *bias_sum;      /* the widest layer: a bias gradient formed apart before it is added */
   int *picked;               /* batch x L: categories of the unrelaxed sample */
 };
 
@@ -58,6 +59,7 @@ cpu_model *cpu_model_create(const gsvae_layout *layout, int max_batch) {
   model->grad_logits = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
   model->grad_a = mallocCheck(max_batch * widest * sizeof(gsvae_real));
   model->grad_b = mallocCheck(max_batch * widest * sizeof(gsvae_real));
+  model->bias_sum = mallocCheck(widest * sizeof(gsvae_real));
   model->decoder_in_t =
       mallocCheck(latent_width * layout->out_features[layout->encoder_layers] * sizeof(gsvae_real));
   model->picked = mallocCheck((size_t)max_batch * layout->latents * sizeof(int));
@@ -72,6 +74,7 @@ void cpu_model_free(cpu_model *model) {
   free(model->grad_logits);
   free(model->grad_a);
   free(model->grad_b);
+  free(model->bias_sum);
   free(model->decoder_in_t);
   free(model->picked);
   free(model);
@@ -232,31 +235,37 @@ static double kl_and_pick(cpu_model *model, const gsvae_real *logits, int batch,
 }
 
 /* Backward of layer `layer` given grad_out (its output's gradient, before its ReLU): the ReLU
- * mask (in place), the bias and weight gradients, and grad_in unless grad_in is NULL. */
-static void linear_backward(const gsvae_layout *layout, int layer, const gsvae_real *params, const gsvae_real *in,
+ * mask (in place), the bias and weight gradients, and grad_in unless grad_in is NULL. accumulate:
+ * the bias and weight gradients are added to what grads holds, one rounding per element as if
+ * computed apart and added (the bias sum is formed apart; the weight product accumulates with
+ * beta = 1, which rounds the same for K up to GSVAE_MAX_CHUNK_ROWS, tests/blas_rows.c). */
+static void linear_backward(cpu_model *model, int layer, const gsvae_real *params, const gsvae_real *in,
                             const gsvae_real *out, gsvae_real *grad_out, int batch, gsvae_real *grads,
-                            gsvae_real *grad_in) {
+                            gsvae_real *grad_in, bool accumulate) {
+  const gsvae_layout *layout = &model->layout;
   int in_features = layout->in_features[layer], out_features = layout->out_features[layer];
   gsvae_real *grad_weight = grads + layout->weight_offset[layer], *grad_bias = grads + layout->bias_offset[layer];
+  gsvae_real *bias_sum = model->bias_sum;
   bool relu = layer_has_relu(layout, layer);
-  memset(grad_bias, 0, out_features * sizeof(gsvae_real));
+  memset(bias_sum, 0, out_features * sizeof(gsvae_real));
   for (int b = 0; b < batch; b++) {
     gsvae_real *d = grad_out + (size_t)b * out_features;
     const gsvae_real *o_row = out + (size_t)b * out_features;
     if (relu)
       for (int o = 0; o < out_features; o++) {
         d[o] = o_row[o] > 0 ? d[o] : 0;
-        grad_bias[o] += d[o];
+        bias_sum[o] += d[o];
       }
     else
-      for (int o = 0; o < out_features; o++) grad_bias[o] += d[o];
+      for (int o = 0; o < out_features; o++) bias_sum[o] += d[o];
   }
+  for (int o = 0; o < out_features; o++) grad_bias[o] = accumulate ? grad_bias[o] + bias_sum[o] : bias_sum[o];
   if (batch == 0) {
-    memset(grad_weight, 0, (size_t)out_features * in_features * sizeof(gsvae_real));
+    if (!accumulate) memset(grad_weight, 0, (size_t)out_features * in_features * sizeof(gsvae_real));
     return;
   }
   gemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_features, in_features, batch, 1, grad_out, out_features, in,
-       in_features, 0, grad_weight, in_features);
+       in_features, accumulate ? 1 : 0, grad_weight, in_features);
   if (grad_in)
     gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, in_features, out_features, 1, grad_out, out_features,
          params + layout->weight_offset[layer], in_features, 0, grad_in, in_features);
@@ -264,7 +273,7 @@ static void linear_backward(const gsvae_layout *layout, int layer, const gsvae_r
 
 void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
                                 int batch, const gsvae_real *gumbel, gsvae_real tau, bool straight_through,
-                                const gsvae_real *gumbel_unrelaxed, double *sums) {
+                                const gsvae_real *gumbel_unrelaxed, bool accumulate, double *sums) {
   check_batch(model, batch);
   const gsvae_layout *layout = &model->layout;
   int encoder_layers = layout->encoder_layers, last = layout->layer_count - 1, dim = layout->input_dim;
@@ -281,7 +290,8 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
   gsvae_real *grad_out = model->grad_a, *grad_in = model->grad_b;
   for (int l = last; l >= 0; l--) {
     const gsvae_real *in = l == 0 ? x : l == encoder_layers ? z : model->activations[l - 1];
-    linear_backward(layout, l, params, in, model->activations[l], grad_out, batch, grads, l == 0 ? NULL : grad_in);
+    linear_backward(model, l, params, in, model->activations[l], grad_out, batch, grads, l == 0 ? NULL : grad_in,
+                    accumulate);
     if (l == encoder_layers) { /* grad_in is dL/dz: through the soft sample into dL/dlogits (+ KL's part) */
       cpu_latent_sample_backward(model->soft, grad_in, groups, categories, tau, model->grad_logits);
       grad_out = model->grad_logits;

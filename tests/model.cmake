@@ -17,3 +17,12 @@ add_test(NAME model_parity_pytorch
          COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/parity_check.py ${CMAKE_CURRENT_BINARY_DIR}/parity.h5)
 set_tests_properties(model_parity_dump PROPERTIES FIXTURES_SETUP model_parity)
 set_tests_properties(model_parity_pytorch PROPERTIES FIXTURES_REQUIRED model_parity TIMEOUT 600)
+
+# The OpenBLAS properties the deterministic reduction rests on, on both kernel paths it is run
+# with (src/blas_kernels.c picks SkylakeX or Haswell on CPUs newer than Debian's OpenBLAS knows).
+add_executable(blas_rows ${CMAKE_CURRENT_SOURCE_DIR}/blas_rows.c)
+target_link_libraries(blas_rows PRIVATE gsvae_lib)
+foreach(core Haswell SkylakeX)
+  add_test(NAME model_blas_rows_${core} COMMAND blas_rows)
+  set_tests_properties(model_blas_rows_${core} PROPERTIES ENVIRONMENT "OPENBLAS_CORETYPE=${core}")
+endforeach()

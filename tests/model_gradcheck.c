@@ -144,7 +144,7 @@ static void check_case(int logits_relu, int straight_through) {
   cpu_model *model = cpu_model_create(layout, BATCH);
   double sums[GSVAE_METRIC_SLOTS] = {0};
   cpu_model_forward_backward(model, params, grads, pb->x, BATCH, pb->gumbel, pb->tau, straight_through,
-                             pb->gumbel_unrelaxed, sums);
+                             pb->gumbel_unrelaxed, false, sums);
 
   /* straight-through's forward is the decoder on the exact one-hot; its gradient is the surrogate's */
   pb->mode = MODE_UNRELAXED;

@@ -85,14 +85,15 @@ int main(int argc, char **argv) {
       {"st_tau1", GSVAE_ESTIMATOR_ST, 1.0f}, {"st_tau0.5", GSVAE_ESTIMATOR_ST, 0.5f}};
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     config.train_estimator = cases[c].estimator;
-    gsvae_backend *backend = gsvae_cpu_backend_create(&config, &layout, &data, &data, BATCH);
+    gsvae_backend *backend = gsvae_cpu_backend_create(&config, &layout, &data, &data, BATCH, 1);
     backend->set_state(backend, initial, zeros, zeros);
     backend->begin_epoch(backend, 0, order);
     float losses[4][STEPS];
     hid_t group = h5Check(H5Gcreate2(file, cases[c].name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
     for (int s = 0; s < STEPS; s++) {
       gsvae_step step = {.step = s, .epoch = 0, .batch_start = (long)s * BATCH, .global_count = BATCH,
-                         .local_start = 0, .local_count = BATCH, .tau = cases[c].tau};
+                         .local_start = 0, .local_count = BATCH, .chunk_count = 1, .first_chunk = 0,
+                         .local_chunks = 1, .tau = cases[c].tau};
       backend->forward_backward(backend, &step);
       size_t reduce_count;
       float *reduce = backend->reduce_buffer(backend, &reduce_count);

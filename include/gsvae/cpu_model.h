@@ -39,13 +39,15 @@ cpu_model *cpu_model_create(const gsvae_layout *layout, int max_batch);
 void cpu_model_free(cpu_model *model);
 
 /* Relaxed objective on x (batch x D in [0,1]) with Gumbel noise (batch x L*K) at tau: the
- * gradient of the SUM over the batch of (BCE + KL) is written into grads (overwritten).
+ * gradient of the SUM over the batch of (BCE + KL) is written into grads (overwritten), or with
+ * accumulate added to it as the separately computed gradient would be added, element by element
+ * (needs batch <= GSVAE_MAX_CHUNK_ROWS).
  * straight_through: forward one-hot(argmax(logits + g)), backward through the soft sample.
  * gumbel_unrelaxed != NULL: also the unrelaxed loss with one-hot(argmax(logits + g')) from
  * the same encoder output (no gradient). sums[GSVAE_METRIC_*] are added to. */
 void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
                                 int batch, const gsvae_real *gumbel, gsvae_real tau, bool straight_through,
-                                const gsvae_real *gumbel_unrelaxed, double *sums);
+                                const gsvae_real *gumbel_unrelaxed, bool accumulate, double *sums);
 /* Unrelaxed loss only (test loss): adds sums[RELAXED]=total, [BCE], [KL], [SAMPLES]. */
 void cpu_model_unrelaxed_loss(cpu_model *model, const gsvae_real *params, const gsvae_real *x, int batch,
                               const gsvae_real *gumbel, double *sums);
