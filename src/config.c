@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <yaml.h>
+#include "gsvae/chunks.h"
 #include "gsvae/config.h"
 
 typedef enum { KEY_INT, KEY_LONG, KEY_UINT64, KEY_DOUBLE, KEY_BOOL, KEY_STRING, KEY_ENUM, KEY_INT_LIST } key_type;
@@ -102,6 +103,13 @@ static const config_key keys[] = {
              "subnormals, slower as training goes on (the GPU kernels always flush)"},
     {.name = "train.max_bad_steps", .type = KEY_INT, .offset = AT(train_max_bad_steps), .fallback = "10", .min = 1,
      .bounds = LOW, .help = "non-finite steps in a row before training stops"},
+    {.name = "train.deterministic", .type = KEY_BOOL, .offset = AT(train_deterministic), .fallback = "true",
+     .help = "byte-identical training on any number of ranks and BLAS threads: gradients of train.reduce_chunks "
+             "fixed chunks folded in chunk order (README: Training); false: one product per rank and MPI's sum"},
+    {.name = "train.reduce_chunks", .type = KEY_INT, .offset = AT(train_reduce_chunks), .fallback = "8", .min = 1,
+     .max = 65536, .bounds = LOW | HIGH,
+     .help = "with train.deterministic: the global batch is cut into this many chunks (at least the ranks, at "
+             "most train.batch samples, at most " GSVAE_MAX_CHUNK_ROWS_TEXT " rows each)"},
     {.name = "tau.schedule", .type = KEY_ENUM, .offset = AT(tau_schedule), .fallback = "constant",
      .words = tau_words, .help = "the temperature schedule (formulas in include/gsvae/schedule.h)"},
     {.name = "tau.init", .type = KEY_DOUBLE, .offset = AT(tau_init), .fallback = "1", .min = 0,
@@ -135,7 +143,7 @@ static const config_key keys[] = {
     {.name = "device.graphs", .type = KEY_BOOL, .offset = AT(device_graphs), .fallback = "true",
      .help = "capture the training step as one CUDA graph"},
     {.name = "device.overlap", .type = KEY_BOOL, .offset = AT(device_overlap), .fallback = "true",
-     .help = "all-reduce decoder gradients while the encoder's backward runs"},
+     .help = "no effect since the ordered chunk reduction (README: GPU backend); kept so older configs load"},
 };
 enum { KEY_COUNT = sizeof keys / sizeof keys[0], NAME_LEN = 128, SHOWN = 200 };
 
@@ -762,6 +770,15 @@ static int check_across_keys(const gsvae_config *config, char *err) {
       return gsvae_errorf(err, "model.hidden: a %d x %lld layer has more than %d weights", config->model_hidden[i],
                           next, INT_MAX);
   }
+  if (config->train_deterministic && config->train_reduce_chunks > config->train_batch)
+    return gsvae_errorf(err, "train.reduce_chunks=%d exceeds train.batch=%d: every chunk needs a sample",
+                        config->train_reduce_chunks, config->train_batch);
+  int chunk_rows = (config->train_batch + config->train_reduce_chunks - 1) / config->train_reduce_chunks;
+  if (config->train_deterministic && chunk_rows > GSVAE_MAX_CHUNK_ROWS)
+    return gsvae_errorf(err, "train.reduce_chunks=%d cuts train.batch=%d into chunks of %d rows, more than the %d a "
+                        "chunk may have (one K block of the BLAS kernels): set train.reduce_chunks=%d or more",
+                        config->train_reduce_chunks, config->train_batch, chunk_rows, GSVAE_MAX_CHUNK_ROWS,
+                        (config->train_batch + GSVAE_MAX_CHUNK_ROWS - 1) / GSVAE_MAX_CHUNK_ROWS);
   if (config->tau_schedule != GSVAE_TAU_CONSTANT && config->tau_min > config->tau_init) {
     char tau_min[64], tau_init[64];
     format_double(config->tau_min, tau_min, sizeof tau_min);

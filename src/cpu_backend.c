@@ -1,28 +1,32 @@
-/* The CPU backend: parameters, Adam's moments and the reduce buffer in host memory; each step
- * gathers this rank's rows and draws their Gumbel noise from the counter-based generator, then
- * runs cpu_model.c. */
+/* The CPU backend: parameters, Adam's moments and the chunks' partial gradients in host memory;
+ * each step gathers a chunk's rows and draws their Gumbel noise from the counter-based generator,
+ * runs cpu_model.c on it, and update() folds the chunks over ranks and runs Adam on this rank's shard. */
+#include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gsvae/backend.h"
 #include "gsvae/check.h"
+#include "gsvae/chunks.h"
+#include "gsvae/comm.h"
 #include "gsvae/cpu_model.h"
 #include "gsvae/estimators.h"
 #include "gsvae/rng.h"
 
-/* Test-set evaluation runs in chunks of at least this many images, whatever the local batch. */
-#define EVAL_CHUNK 100
 
 typedef struct {
   gsvae_backend base;            /* first, so that the vtable's pointer is the backend's */
   gsvae_config config;
   gsvae_layout layout;
   const gsvae_dataset *train, *test;
-  int max_batch;                 /* rows the workspace holds: the local batch or EVAL_CHUNK */
+  int max_batch;                 /* rows the workspace holds: the largest chunk or GSVAE_EVAL_BLOCK */
   cpu_model *model;
+  gsvae_comm *comm;              /* NULL: one rank alone */
   float *params, *exp_avg, *exp_avg_sq;
-  float *reduce;                 /* param_count gradients, then GSVAE_METRIC_SLOTS sums */
+  int max_partials;
+  float *partials;               /* max_partials buffers of param_count gradients then the metric slots */
+  int *partial_counts;           /* per rank, for the reduction */
   gsvae_estimator_settings estimator;
   size_t noise_width;            /* the estimator's draws per sample (estimators.h) */
   float *x, *noise, *gumbel, *gumbel_unrelaxed; /* noise: the estimator's rows; gumbel: evaluation's */
@@ -51,17 +55,27 @@ static void cpu_begin_epoch(gsvae_backend *base, long epoch, const uint32_t *ord
   memcpy(backend->order, order, (size_t)backend->train->count * sizeof(uint32_t));
 }
 
-static void cpu_forward_backward(gsvae_backend *base, const gsvae_step *step) {
+static void cpu_attach_comm(gsvae_backend *base, gsvae_comm *comm) {
   cpu_backend *backend = (cpu_backend *)base;
+  backend->comm = comm;
+  free(backend->partial_counts);
+  backend->partial_counts = callocCheck(comm ? (size_t)comm->size : 1, sizeof(int));
+}
+
+/* Chunks that begin the fold order (chunk 0 first), or any chunks when the library sums, fold into
+ * one partial as they are computed; another rank's chunks each keep their own for the fold. */
+static bool folds_locally(const gsvae_config *config, int first_chunk) {
+  return !config->train_deterministic || first_chunk == 0;
+}
+
+/* The rows of chunk `chunk` of the step into x and the noise buffers, row 0 first; noise is keyed
+ * by the sample's place in the epoch's order, not by this rank's slice. */
+static void gather_rows(cpu_backend *backend, const gsvae_step *step, int first_row, int rows) {
   const gsvae_config *config = &backend->config;
   int dim = backend->layout.input_dim;
   uint32_t latent_width = (uint32_t)(backend->layout.latents * backend->layout.categories);
-  if (step->local_count > backend->max_batch)
-    gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu backend: a slice of %d samples exceeds the %d it was made for",
-                step->local_count, backend->max_batch);
-  /* noise is keyed by the sample's place in the epoch's order, not by this rank's slice */
-  for (int i = 0; i < step->local_count; i++) {
-    long position = step->batch_start + step->local_start + i;
+  for (int i = 0; i < rows; i++) {
+    long position = step->batch_start + first_row + i;
     gsvae_dataset_row(backend->train, (int)backend->order[position], config->data_binarize, config->train_seed,
                       step->step, backend->x + (size_t)i * dim);
     gsvae_estimator_fill_noise(backend->noise + i * backend->noise_width, &backend->estimator, latent_width,
@@ -70,17 +84,42 @@ static void cpu_forward_backward(gsvae_backend *base, const gsvae_step *step) {
       gsvae_fill_gumbel(backend->gumbel_unrelaxed + (size_t)i * latent_width, latent_width, config->train_seed,
                         GSVAE_NOISE_GUMBEL_UNRELAXED, (uint64_t)step->step, (uint64_t)position);
   }
-  double sums[GSVAE_METRIC_SLOTS] = {0};
-  cpu_model_forward_backward(backend->model, backend->params, backend->reduce, backend->x, step->local_count,
-                             backend->noise, &backend->estimator, step->tau,
-                             config->train_unrelaxed ? backend->gumbel_unrelaxed : NULL, sums);
-  for (int s = 0; s < GSVAE_METRIC_SLOTS; s++) backend->reduce[backend->layout.param_count + s] = (float)sums[s];
+}
+
+/* Chunk by chunk, each its own products (M and K = the chunk's rows, fixed by the global batch), so
+ * that a chunk's bits do not depend on which rank computes it. */
+static void cpu_forward_backward(gsvae_backend *base, const gsvae_step *step) {
+  cpu_backend *backend = (cpu_backend *)base;
+  const gsvae_config *config = &backend->config;
+  size_t params = backend->layout.param_count, stride = params + GSVAE_METRIC_SLOTS;
+  bool fold = folds_locally(config, step->first_chunk);
+  if (!fold && step->local_chunks > backend->max_partials)
+    gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu backend: %d chunks exceed the %d partial buffers it was made for",
+                step->local_chunks, backend->max_partials);
+  if (step->local_chunks == 0) /* no rows: a zero partial for the library's sum; the ordered fold skips it */
+    memset(backend->partials, 0, stride * sizeof(float));
+  for (int i = 0; i < step->local_chunks; i++) {
+    int first_row = gsvae_chunk_start(step->global_count, step->chunk_count, step->first_chunk + i);
+    int rows = gsvae_chunk_start(step->global_count, step->chunk_count, step->first_chunk + i + 1) - first_row;
+    if (rows > backend->max_batch)
+      gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu backend: a chunk of %d samples exceeds the %d it was made for", rows,
+                  backend->max_batch);
+    gather_rows(backend, step, first_row, rows);
+    float *partial = backend->partials + (fold ? 0 : (size_t)i) * stride;
+    bool accumulate = fold && i > 0;
+    double sums[GSVAE_METRIC_SLOTS] = {0};
+    cpu_model_forward_backward(backend->model, backend->params, partial, backend->x, rows, backend->noise,
+                               &backend->estimator, step->tau, config->train_unrelaxed ? backend->gumbel_unrelaxed : NULL,
+                               accumulate, sums);
+    for (int s = 0; s < GSVAE_METRIC_SLOTS; s++) /* float adds in chunk order, as the fold over ranks */
+      partial[params + s] = accumulate ? partial[params + s] + (float)sums[s] : (float)sums[s];
+  }
 }
 
 static float *cpu_reduce_buffer(gsvae_backend *base, size_t *count) {
   cpu_backend *backend = (cpu_backend *)base;
   *count = backend->layout.param_count + GSVAE_METRIC_SLOTS;
-  return backend->reduce;
+  return backend->partials;
 }
 
 /* A float is inf or NaN when its exponent bits are all ones; an integer OR vectorizes. */
@@ -95,22 +134,53 @@ static bool all_finite(const float *values, size_t count) {
   return !bad;
 }
 
+/* How many partials each rank sends into the reduction of this step. */
+static void count_partials(cpu_backend *backend, const gsvae_step *step, int ranks) {
+  for (int q = 0; q < ranks; q++) {
+    int first = gsvae_rank_first_chunk(step->chunk_count, ranks, q);
+    int chunks = gsvae_rank_first_chunk(step->chunk_count, ranks, q + 1) - first;
+    backend->partial_counts[q] = !backend->config.train_deterministic ? 1
+                                 : chunks == 0                         ? 0
+                                 : folds_locally(&backend->config, first) ? 1
+                                                                          : chunks;
+  }
+}
+
 static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
   cpu_backend *backend = (cpu_backend *)base;
   const gsvae_config *config = &backend->config;
-  size_t params = backend->layout.param_count;
-  const float *metrics = backend->reduce + params;
+  gsvae_comm *comm = backend->comm;
+  int ranks = comm ? comm->size : 1, rank = comm ? comm->rank : 0;
+  size_t params = backend->layout.param_count, stride = params + GSVAE_METRIC_SLOTS;
+  if (comm) {
+    count_partials(backend, step, ranks);
+    comm->reduce_scatter(comm, backend->partials, backend->partial_counts, stride, params,
+                         config->train_deterministic);
+  }
+  /* This rank's shard of the summed gradients, the last one with the metric slots. */
+  size_t start = gsvae_shard_start(params, ranks, rank);
+  size_t end = rank + 1 == ranks ? stride : gsvae_shard_start(params, ranks, rank + 1);
+  const float *grads = backend->partials;
+  /* [0]: ranks that saw a non-finite value; then the metric slots, from the last rank only, so
+   * that their sum is exact in any order */
+  float agreed[1 + GSVAE_METRIC_SLOTS] = {0};
+  agreed[0] = all_finite(grads + start, end - start) ? 0.0f : 1.0f;
+  if (rank + 1 == ranks) memcpy(agreed + 1, grads + params, GSVAE_METRIC_SLOTS * sizeof(float));
+  if (comm) comm->allreduce_sum(comm, agreed, 1 + GSVAE_METRIC_SLOTS);
+  const float *metrics = agreed + 1;
   backend->metrics.steps++;
-  if (!all_finite(backend->reduce, params + GSVAE_METRIC_SLOTS)) {
+  if (agreed[0] != 0.0f) {
     backend->metrics.skipped++;
     backend->metrics.bad_streak++;
     return;
   }
   backend->metrics.bad_streak = 0;
-  cpu_adam_update(backend->params, backend->exp_avg, backend->exp_avg_sq, backend->reduce, params, step->step + 1,
-                  config->train_lr, config->train_beta1, config->train_beta2, config->train_eps,
-                  (double)step->global_count);
-  if (backend->layout.has_sf_baseline) /* after this step's gradient used the old value */
+  size_t adam_end = end < params ? end : params;
+  cpu_adam_update(backend->params + start, backend->exp_avg + start, backend->exp_avg_sq + start, grads + start,
+                  adam_end - start, step->step + 1, config->train_lr, config->train_beta1, config->train_beta2,
+                  config->train_eps, (double)step->global_count);
+  if (comm) comm->allgather(comm, backend->params, params);
+  if (backend->layout.has_sf_baseline) /* after this step's gradient used the old value; alike on every rank */
     gsvae_sf_baseline_update(backend->params + backend->layout.sf_baseline_offset,
                              metrics[GSVAE_METRIC_BCE] / metrics[GSVAE_METRIC_SAMPLES], config->train_sf_decay);
   backend->metrics.relaxed += metrics[GSVAE_METRIC_RELAXED];
@@ -155,7 +225,8 @@ static void cpu_destroy(gsvae_backend *base) {
   free(backend->params);
   free(backend->exp_avg);
   free(backend->exp_avg_sq);
-  free(backend->reduce);
+  free(backend->partials);
+  free(backend->partial_counts);
   free(backend->x);
   free(backend->noise);
   free(backend->gumbel);
@@ -165,13 +236,15 @@ static void cpu_destroy(gsvae_backend *base) {
 }
 
 gsvae_backend *gsvae_cpu_backend_create(const gsvae_config *config, const gsvae_layout *layout,
-                                        const gsvae_dataset *train, const gsvae_dataset *test, int max_local_batch) {
+                                        const gsvae_dataset *train, const gsvae_dataset *test, int max_rows,
+                                        int max_local_chunks) {
   cpu_backend *backend = callocCheck(1, sizeof *backend);
   backend->base = (gsvae_backend){
       .name = "cpu",
       .set_state = cpu_set_state,
       .get_state = cpu_get_state,
       .begin_epoch = cpu_begin_epoch,
+      .attach_comm = cpu_attach_comm,
       .forward_backward = cpu_forward_backward,
       .reduce_buffer = cpu_reduce_buffer,
       .update = cpu_update,
@@ -183,13 +256,17 @@ gsvae_backend *gsvae_cpu_backend_create(const gsvae_config *config, const gsvae_
   backend->layout = *layout;
   backend->train = train;
   backend->test = test;
-  backend->max_batch = max_local_batch > EVAL_CHUNK ? max_local_batch : EVAL_CHUNK;
+  backend->max_batch = max_rows > GSVAE_EVAL_BLOCK ? max_rows : GSVAE_EVAL_BLOCK;
+  backend->max_partials = max_local_chunks > 1 ? max_local_chunks : 1;
+  /* OpenBLAS's threaded GEMM splits a product by the thread count, and its edge kernels round
+   * otherwise than its main ones (tests/blas_rows.c): one thread keeps a chunk's bits fixed. */
+  if (config->train_deterministic) openblas_set_num_threads(1);
   backend->model = cpu_model_create(layout, backend->max_batch);
   size_t params = layout->param_count, latent_width = (size_t)layout->latents * layout->categories;
   backend->params = callocCheck(params, sizeof(float));
   backend->exp_avg = callocCheck(params, sizeof(float));
   backend->exp_avg_sq = callocCheck(params, sizeof(float));
-  backend->reduce = callocCheck(params + GSVAE_METRIC_SLOTS, sizeof(float));
+  backend->partials = callocCheck((size_t)backend->max_partials * (params + GSVAE_METRIC_SLOTS), sizeof(float));
   backend->x = mallocCheck((size_t)backend->max_batch * layout->input_dim * sizeof(float));
   backend->estimator = gsvae_estimator_settings_of(config);
   backend->noise_width = gsvae_estimator_noise_width(&backend->estimator, (int)latent_width);

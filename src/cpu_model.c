@@ -37,6 +37,7 @@ struct cpu_model {
   gsvae_real *grad_logits;   /* batch x L*K */
   gsvae_real *grad_a, *grad_b; /* rows x the widest layer: a layer's output and input gradients */
   gsvae_real *decoder_in_t;  /* the first decoder weight transposed, L*K x hidden: one-hot rows */
+  gsvae_real *bias_sum;      /* the widest layer: a bias gradient formed apart before it is added */
   int *picked;               /* batch x L: categories of the unrelaxed sample */
 };
 
@@ -66,6 +67,7 @@ static void reserve_rows(cpu_model *model, int rows) {
   model->row_loss = resize(model->row_loss, rows * sizeof(gsvae_real));
   model->grad_a = resize(model->grad_a, rows * widest * sizeof(gsvae_real));
   model->grad_b = resize(model->grad_b, rows * widest * sizeof(gsvae_real));
+  model->bias_sum = resize(model->bias_sum, widest * sizeof(gsvae_real));
   model->rows = rows;
 }
 
@@ -95,6 +97,7 @@ void cpu_model_free(cpu_model *model) {
   free(model->grad_a);
   free(model->grad_b);
   free(model->decoder_in_t);
+  free(model->bias_sum);
   free(model->picked);
   free(model);
 }
@@ -214,31 +217,37 @@ static double kl_and_pick(cpu_model *model, const gsvae_real *logits, int batch,
 }
 
 /* Backward of layer `layer` given grad_out (its output's gradient, before its ReLU): the ReLU
- * mask (in place), the bias and weight gradients, and grad_in unless grad_in is NULL. */
-static void linear_backward(const gsvae_layout *layout, int layer, const gsvae_real *params, const gsvae_real *in,
+ * mask (in place), the bias and weight gradients, and grad_in unless grad_in is NULL. accumulate:
+ * the bias and weight gradients are added to what grads holds, one rounding per element as if
+ * computed apart and added (the bias sum is formed apart; the weight product accumulates with
+ * beta = 1, which rounds the same for K up to GSVAE_MAX_CHUNK_ROWS, tests/blas_rows.c). */
+static void linear_backward(cpu_model *model, int layer, const gsvae_real *params, const gsvae_real *in,
                             const gsvae_real *out, gsvae_real *grad_out, int batch, gsvae_real *grads,
-                            gsvae_real *grad_in) {
+                            gsvae_real *grad_in, bool accumulate) {
+  const gsvae_layout *layout = &model->layout;
   int in_features = layout->in_features[layer], out_features = layout->out_features[layer];
   gsvae_real *grad_weight = grads + layout->weight_offset[layer], *grad_bias = grads + layout->bias_offset[layer];
+  gsvae_real *bias_sum = model->bias_sum;
   bool relu = layer_has_relu(layout, layer);
-  memset(grad_bias, 0, out_features * sizeof(gsvae_real));
+  memset(bias_sum, 0, out_features * sizeof(gsvae_real));
   for (int b = 0; b < batch; b++) {
     gsvae_real *d = grad_out + (size_t)b * out_features;
     const gsvae_real *o_row = out + (size_t)b * out_features;
     if (relu)
       for (int o = 0; o < out_features; o++) {
         d[o] = o_row[o] > 0 ? d[o] : 0;
-        grad_bias[o] += d[o];
+        bias_sum[o] += d[o];
       }
     else
-      for (int o = 0; o < out_features; o++) grad_bias[o] += d[o];
+      for (int o = 0; o < out_features; o++) bias_sum[o] += d[o];
   }
+  for (int o = 0; o < out_features; o++) grad_bias[o] = accumulate ? grad_bias[o] + bias_sum[o] : bias_sum[o];
   if (batch == 0) {
-    memset(grad_weight, 0, (size_t)out_features * in_features * sizeof(gsvae_real));
+    if (!accumulate) memset(grad_weight, 0, (size_t)out_features * in_features * sizeof(gsvae_real));
     return;
   }
   gemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_features, in_features, batch, 1, grad_out, out_features, in,
-       in_features, 0, grad_weight, in_features);
+       in_features, accumulate ? 1 : 0, grad_weight, in_features);
   if (grad_in)
     gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, in_features, out_features, 1, grad_out, out_features,
          params + layout->weight_offset[layer], in_features, 0, grad_in, in_features);
@@ -268,7 +277,7 @@ static void sf_weights(const cpu_model *model, const gsvae_real *params, const g
 
 void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
                                 int batch, const gsvae_real *noise, const gsvae_estimator_settings *estimator,
-                                gsvae_real tau, const gsvae_real *gumbel_unrelaxed, double *sums) {
+                                gsvae_real tau, const gsvae_real *gumbel_unrelaxed, bool accumulate, double *sums) {
   check_batch(model, batch);
   const gsvae_layout *layout = &model->layout;
   int encoder_layers = layout->encoder_layers, last = layout->layer_count - 1, dim = layout->input_dim;
@@ -314,8 +323,8 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
     const gsvae_real *in = l == 0 ? x : l == encoder_layers ? model->z : model->activations[l - 1];
     bool input_gradient = l != 0 && !(l == encoder_layers && score_function); /* sf needs no dL/dz */
     int layer_rows = l >= encoder_layers ? rows : batch;
-    linear_backward(layout, l, params, in, model->activations[l], grad_out, layer_rows, grads,
-                    input_gradient ? grad_in : NULL);
+    linear_backward(model, l, params, in, model->activations[l], grad_out, layer_rows, grads,
+                    input_gradient ? grad_in : NULL, accumulate);
     if (l == encoder_layers) { /* grad_in is dL/dz: the estimator's backward into dL/dlogits (+ KL's part) */
       if (score_function) sf_weights(model, params, estimator, batch, grad_in);
       for (int b = 0; b < batch; b++)
@@ -337,7 +346,8 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
       grad_in = swap == model->grad_logits ? model->grad_b : swap;
     }
   }
-  if (layout->has_log_tau) grads[layout->log_tau_offset] = grad_log_tau;
+  if (layout->has_log_tau)
+    grads[layout->log_tau_offset] = accumulate ? grads[layout->log_tau_offset] + grad_log_tau : grad_log_tau;
   if (layout->has_sf_baseline) grads[layout->sf_baseline_offset] = grads[layout->sf_baseline_offset + 1] = 0;
   sums[GSVAE_METRIC_RELAXED] += bce + kl;
   sums[GSVAE_METRIC_BCE] += bce;

@@ -11,6 +11,7 @@
 #include <cblas.h>
 #include "gsvae/backend.h"
 #include "gsvae/check.h"
+#include "gsvae/chunks.h"
 #include "gsvae/cli.h"
 #include "gsvae/ckpt.h"
 #include "gsvae/comm.h"
@@ -33,7 +34,7 @@ typedef struct {
   gsvae_dataset train, test;
   gsvae_layout layout;
   long steps_per_epoch, total_steps;
-  int max_local_batch;
+  int max_rows, max_local_chunks; /* the most rows computed at once, the most chunks a rank gets */
   uint32_t *order;
   gsvae_curves curves;
   gsvae_runfile *runfile; /* rank 0 only */
@@ -114,20 +115,21 @@ static void open_backend(trainer *t, MPI_Comm mpi) {
       gsvae_fail(GSVAE_EXIT_USAGE, "train.flush_denormals=false: the GPU kernels are built with nvcc -ftz=true and "
                  "always flush subnormals; use device.backend=cpu for IEEE subnormals");
     gsvae_cuda_select_device(MPI_COMM_WORLD); /* the node's GPUs are shared by every sweep group */
-    t->backend = gsvae_cuda_backend_create(config, &t->layout, &t->train, &t->test, t->max_local_batch);
+    t->backend = gsvae_cuda_backend_create(config, &t->layout, &t->train, &t->test, t->max_rows, t->max_local_chunks);
     t->comm = gsvae_nccl_comm_create(mpi, gsvae_cuda_backend_stream(t->backend));
-    /* the all-reduce inside the backend's step, so the whole step is one CUDA graph */
-    gsvae_cuda_backend_attach_comm(t->backend, t->comm);
-    return;
   }
 #else
   if (config->device_backend == GSVAE_DEVICE_CUDA)
     gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda but this gsvae was built without CUDA (see README: Build)");
 #endif
-  gsvae_float_mode_set(config->train_flush_denormals); /* before the thread count: it restarts the pool */
-  share_cores_among_local_ranks();
-  t->backend = gsvae_cpu_backend_create(config, &t->layout, &t->train, &t->test, t->max_local_batch);
-  t->comm = gsvae_mpi_comm_create(mpi);
+  if (!t->backend) {
+    gsvae_float_mode_set(config->train_flush_denormals); /* before the thread count: it restarts the pool */
+    share_cores_among_local_ranks();
+    t->backend = gsvae_cpu_backend_create(config, &t->layout, &t->train, &t->test, t->max_rows, t->max_local_chunks);
+    t->comm = gsvae_mpi_comm_create(mpi);
+  }
+  /* the reduction inside the backend's update, so that on a GPU the whole step is one CUDA graph */
+  t->backend->attach_comm(t->backend, t->comm);
 }
 
 static void setup(trainer *t, const gsvae_config *config, MPI_Comm mpi) {
@@ -148,7 +150,12 @@ static void setup(trainer *t, const gsvae_config *config, MPI_Comm mpi) {
   t->steps_per_epoch = (t->train.count + config->train_batch - 1) / config->train_batch;
   t->total_steps = (long)config->train_epochs * t->steps_per_epoch;
   if (config->train_max_steps > 0 && config->train_max_steps < t->total_steps) t->total_steps = config->train_max_steps;
-  t->max_local_batch = (config->train_batch + size - 1) / size;
+  if (config->train_deterministic && config->train_reduce_chunks < size)
+    gsvae_fail(GSVAE_EXIT_USAGE, "train.reduce_chunks=%d is less than the %d ranks: every rank needs a chunk (set "
+               "train.reduce_chunks=%d or more, or train.deterministic=false)", config->train_reduce_chunks, size, size);
+  int chunks = config->train_deterministic ? config->train_reduce_chunks : size;
+  t->max_rows = (config->train_batch + chunks - 1) / chunks;
+  t->max_local_chunks = (chunks + size - 1) / size;
   open_backend(t, mpi);
 
   t->order = mallocCheck((size_t)t->train.count * sizeof(uint32_t));
@@ -263,10 +270,10 @@ static void restore(trainer *t, metric_totals *interval, metric_totals *epoch_to
   }
 }
 
-/* Rank 0 writes the checkpoint of `steps_done` completed steps and prunes old ones. */
+/* Rank 0 writes the checkpoint of `steps_done` completed steps and prunes old ones; every rank
+ * sends it its shard of Adam's moments. */
 static void write_checkpoint(trainer *t, long steps_done, double tau, const metric_totals *interval,
                              const metric_totals *epoch_totals) {
-  if (t->comm->rank != 0) return;
   const gsvae_config *config = t->config;
   size_t n = t->layout.param_count;
   gsvae_checkpoint ckpt = {.step = steps_done, .epoch = steps_done / t->steps_per_epoch, .tau = tau,
@@ -275,16 +282,21 @@ static void write_checkpoint(trainer *t, long steps_done, double tau, const metr
   ckpt.exp_avg = mallocCheck(n * sizeof(float));
   ckpt.exp_avg_sq = mallocCheck(n * sizeof(float));
   t->backend->get_state(t->backend, ckpt.params, ckpt.exp_avg, ckpt.exp_avg_sq);
-  totals_to_sums(interval, ckpt.interval_sums);
-  totals_to_sums(epoch_totals, ckpt.epoch_sums);
-  char err[GSVAE_ERR_LEN];
-  if (gsvae_ckpt_write(config->run_dir, &ckpt, &t->layout, t->config_yaml, err))
-    gsvae_abort(GSVAE_EXIT_RUNTIME, "writing the checkpoint of step %ld: %s", steps_done, err);
+  t->comm->gather_host(t->comm, ckpt.exp_avg, n);
+  t->comm->gather_host(t->comm, ckpt.exp_avg_sq, n);
+  if (t->comm->rank == 0) {
+    totals_to_sums(interval, ckpt.interval_sums);
+    totals_to_sums(epoch_totals, ckpt.epoch_sums);
+    char err[GSVAE_ERR_LEN];
+    if (gsvae_ckpt_write(config->run_dir, &ckpt, &t->layout, t->config_yaml, err))
+      gsvae_abort(GSVAE_EXIT_RUNTIME, "writing the checkpoint of step %ld: %s", steps_done, err);
+    long keep_every =
+        config->run_keep_every * (config->run_ckpt_every > 0 ? config->run_ckpt_every : t->steps_per_epoch);
+    gsvae_ckpt_prune(config->run_dir, config->run_keep, keep_every);
+  }
   free(ckpt.params);
   free(ckpt.exp_avg);
   free(ckpt.exp_avg_sq);
-  long keep_every = config->run_keep_every * (config->run_ckpt_every > 0 ? config->run_ckpt_every : t->steps_per_epoch);
-  gsvae_ckpt_prune(config->run_dir, config->run_keep, keep_every);
 }
 
 /* The stop signal any rank received, agreed on by all at this step boundary. */
@@ -303,21 +315,37 @@ static gsvae_step make_step(const trainer *t, long step) {
   s.batch_start = (step % t->steps_per_epoch) * config->train_batch;
   long remaining = t->train.count - s.batch_start;
   s.global_count = (int)(remaining < config->train_batch ? remaining : config->train_batch);
-  long rank = t->comm->rank, size = t->comm->size;
-  s.local_start = (int)(rank * s.global_count / size);
-  s.local_count = (int)((rank + 1) * s.global_count / size) - s.local_start;
+  /* a short last batch may have fewer samples than chunks: then a chunk per sample */
+  int rank = t->comm->rank, size = t->comm->size;
+  int chunks = config->train_deterministic ? config->train_reduce_chunks : size;
+  s.chunk_count = chunks < s.global_count ? chunks : s.global_count;
+  s.first_chunk = gsvae_rank_first_chunk(s.chunk_count, size, rank);
+  s.local_chunks = gsvae_rank_first_chunk(s.chunk_count, size, rank + 1) - s.first_chunk;
+  s.local_start = gsvae_chunk_start(s.global_count, s.chunk_count, s.first_chunk);
+  s.local_count = gsvae_chunk_start(s.global_count, s.chunk_count, s.first_chunk + s.local_chunks) - s.local_start;
   s.tau = (float)tau_schedule_value(config, step, t->total_steps);
   return s;
 }
 
-/* Unrelaxed loss of the whole test set, each rank evaluating its slice. */
+/* Unrelaxed loss of the whole test set: blocks of GSVAE_EVAL_BLOCK images, each rank evaluating
+ * its share of them, each block's sums in its own slots (so that the all-reduce adds only zeros
+ * to them), then added in block order: the same bits on any number of ranks. */
 static double test_loss(trainer *t) {
-  double sums[GSVAE_METRIC_SLOTS] = {0};
-  long count = t->test.count, rank = t->comm->rank, size = t->comm->size;
-  int start = (int)(rank * count / size), end = (int)((rank + 1) * count / size);
-  t->backend->evaluate(t->backend, start, end - start, sums);
-  t->comm->allreduce_sum_host(t->comm, sums, GSVAE_METRIC_SLOTS);
-  return sums[GSVAE_METRIC_SAMPLES] > 0 ? sums[GSVAE_METRIC_RELAXED] / sums[GSVAE_METRIC_SAMPLES] : NAN;
+  int count = t->test.count, blocks = (count + GSVAE_EVAL_BLOCK - 1) / GSVAE_EVAL_BLOCK;
+  int rank = t->comm->rank, size = t->comm->size;
+  double *block_sums = callocCheck((size_t)blocks * GSVAE_METRIC_SLOTS, sizeof(double));
+  for (int b = gsvae_rank_first_chunk(blocks, size, rank); b < gsvae_rank_first_chunk(blocks, size, rank + 1); b++) {
+    int start = b * GSVAE_EVAL_BLOCK, rows = count - start < GSVAE_EVAL_BLOCK ? count - start : GSVAE_EVAL_BLOCK;
+    t->backend->evaluate(t->backend, start, rows, block_sums + (size_t)b * GSVAE_METRIC_SLOTS);
+  }
+  t->comm->allreduce_sum_host(t->comm, block_sums, blocks * GSVAE_METRIC_SLOTS);
+  double loss = 0, samples = 0;
+  for (int b = 0; b < blocks; b++) {
+    loss += block_sums[(size_t)b * GSVAE_METRIC_SLOTS + GSVAE_METRIC_RELAXED];
+    samples += block_sums[(size_t)b * GSVAE_METRIC_SLOTS + GSVAE_METRIC_SAMPLES];
+  }
+  free(block_sums);
+  return samples > 0 ? loss / samples : NAN;
 }
 
 static void clear_progress(const trainer *t) {
@@ -411,9 +439,6 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
       t.backend->begin_epoch(t.backend, s.epoch, t.order);
     }
     t.backend->forward_backward(t.backend, &s);
-    size_t count;
-    float *buffer = t.backend->reduce_buffer(t.backend, &count);
-    t.comm->allreduce_sum(t.comm, buffer, count);
     t.backend->update(t.backend, &s);
 
     bool last = step + 1 == t.total_steps;
@@ -449,11 +474,14 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
         exit_code = GSVAE_EXIT_DIVERGED;
         break;
       }
-      /* A checkpoint in a non-finite streak could hold a state that only diverges. */
-      if (ckpt_due && sums.bad_streak > 0 && t.comm->rank == 0) {
-        clear_progress(&t);
-        fprintf(stderr, "gsvae: warning: no checkpoint at step %ld: %ld non-finite step(s) in a row\n", step + 1,
-                sums.bad_streak);
+      /* A checkpoint in a non-finite streak could hold a state that only diverges. The streak is
+       * agreed by every rank (update() skips a step on all or none). */
+      if (ckpt_due && sums.bad_streak > 0) {
+        if (t.comm->rank == 0) {
+          clear_progress(&t);
+          fprintf(stderr, "gsvae: warning: no checkpoint at step %ld: %ld non-finite step(s) in a row\n", step + 1,
+                  sums.bad_streak);
+        }
       } else if (ckpt_due)
         write_checkpoint(&t, step + 1, s.tau, &interval, &epoch_totals);
     }

@@ -51,8 +51,8 @@ def checkpoint_step(name):
     return int(name[len("step_"):-len(".h5")])
 
 
-def compare(a, b, what, tolerance=0.0):
-    """Messages for every dataset that differs (bytewise when tolerance is 0)."""
+def compare(a, b, what):
+    """Messages for every dataset that differs bytewise."""
     problems = []
     if sorted(a) != sorted(b):
         problems.append(f"{what}: datasets differ: {sorted(set(a) ^ set(b))}")
@@ -60,13 +60,6 @@ def compare(a, b, what, tolerance=0.0):
         x, y = a[key], b[key]
         if x.shape != y.shape:
             problems.append(f"{what}: {key} shapes {x.shape} vs {y.shape}")
-        elif tolerance == 0.0:
-            if x.tobytes() != y.tobytes():
-                problems.append(f"{what}: {key} differs (max abs {np.nanmax(np.abs(x - y)):.3g})")
-        else:
-            x64, y64 = x.astype(np.float64), y.astype(np.float64)
-            scale = max(np.linalg.norm(np.nan_to_num(y64)), 1e-30)
-            error = np.linalg.norm(np.nan_to_num(x64 - y64)) / scale
-            if not error <= tolerance or not np.array_equal(np.isnan(x64), np.isnan(y64)):
-                problems.append(f"{what}: {key} relative difference {error:.2e} > {tolerance}")
+        elif x.tobytes() != y.tobytes():
+            problems.append(f"{what}: {key} differs (max abs {np.nanmax(np.abs(x - y)):.3g})")
     return problems

@@ -28,7 +28,8 @@ static int same_config(const gsvae_config *a, const gsvae_config *b) {
              a->train_batch == b->train_batch && a->train_lr == b->train_lr && a->train_beta1 == b->train_beta1 &&
              a->train_beta2 == b->train_beta2 && a->train_eps == b->train_eps && a->train_seed == b->train_seed &&
              a->train_estimator == b->train_estimator && a->train_unrelaxed == b->train_unrelaxed &&
-             a->train_max_bad_steps == b->train_max_bad_steps && a->tau_schedule == b->tau_schedule &&
+             a->train_max_bad_steps == b->train_max_bad_steps && a->train_deterministic == b->train_deterministic &&
+             a->train_reduce_chunks == b->train_reduce_chunks && a->tau_schedule == b->tau_schedule &&
              a->tau_init == b->tau_init && a->tau_min == b->tau_min && a->tau_rate == b->tau_rate &&
              a->tau_every == b->tau_every && !strcmp(a->run_dir, b->run_dir) && a->run_log_every == b->run_log_every &&
              a->run_ckpt_every == b->run_ckpt_every && a->run_keep == b->run_keep &&
@@ -53,6 +54,7 @@ static void test_defaults(void) {
   CHECK(c.train_lr == 1e-3 && c.train_beta1 == 0.9 && c.train_beta2 == 0.999 && c.train_eps == 1e-8, "adam");
   CHECK(c.train_seed == 0 && c.train_estimator == GSVAE_ESTIMATOR_GS && c.train_unrelaxed, "seed/estimator");
   CHECK(c.train_max_bad_steps == 10, "%d", c.train_max_bad_steps);
+  CHECK(c.train_deterministic && c.train_reduce_chunks == 8, "%d %d", c.train_deterministic, c.train_reduce_chunks);
   CHECK(c.tau_schedule == GSVAE_TAU_CONSTANT && c.tau_init == 1.0 && c.tau_min == 0.5 && c.tau_rate == 0 &&
             c.tau_every == 1,
         "tau");
@@ -167,6 +169,8 @@ static void randomize(gsvae_config *c, unsigned *state) {
   c->train_estimator = RAND() % 2;
   c->train_unrelaxed = RAND() % 2;
   c->train_max_bad_steps = 1 + RAND();
+  c->train_deterministic = RAND() % 2;
+  c->train_reduce_chunks = 1 + RAND() % c->train_batch;
   c->tau_schedule = RAND() % 4;
   c->tau_init = 1.0 / 3.0 + unit;
   c->tau_min = c->tau_init * unit;

@@ -135,13 +135,14 @@ int main(int argc, char **argv) {
     double doubles[2] = {pc->tau, config.train_estimator_gap};
     h5Check(H5LTset_attribute_double(file, pc->name, "tau_gap", doubles, 2));
 
-    gsvae_backend *backend = gsvae_cpu_backend_create(&config, &layout, &data, &data, BATCH);
+    gsvae_backend *backend = gsvae_cpu_backend_create(&config, &layout, &data, &data, BATCH, 1);
     backend->set_state(backend, initial, zeros, zeros);
     backend->begin_epoch(backend, 0, order);
     float losses[3][STEPS];
     for (int s = 0; s < STEPS; s++) {
       gsvae_step step = {.step = s, .epoch = 0, .batch_start = (long)s * BATCH, .global_count = BATCH,
-                         .local_start = 0, .local_count = BATCH, .tau = (float)pc->tau};
+                         .local_start = 0, .local_count = BATCH, .chunk_count = 1, .first_chunk = 0,
+                         .local_chunks = 1, .tau = (float)pc->tau};
       backend->forward_backward(backend, &step);
       size_t reduce_count;
       float *reduce = backend->reduce_buffer(backend, &reduce_count);

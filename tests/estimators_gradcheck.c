@@ -167,7 +167,7 @@ static void check(const char *name, gsvae_estimator kind, gsvae_sf_baseline base
   double *params = initial_params(pb), *grads = calloc(layout->param_count, sizeof(double));
   if (layout->has_sf_baseline) params[layout->sf_baseline_offset] = 2.0, params[layout->sf_baseline_offset + 1] = 0.5;
   double sums[GSVAE_METRIC_SLOTS] = {0};
-  cpu_model_forward_backward(pb->model, params, grads, pb->x, BATCH, pb->noise, &pb->estimator, 0.7, NULL, sums);
+  cpu_model_forward_backward(pb->model, params, grads, pb->x, BATCH, pb->noise, &pb->estimator, 0.7, NULL, false, sums);
   if (kind == GSVAE_ESTIMATOR_SF) sf_surrogate(pb, params, true);
   double diff = 0, norm = 0, log_tau_fd = 0;
   for (size_t i = 0; i < layout->param_count; i++) {

@@ -111,7 +111,7 @@ static void sample_gradients(setting *st, gsvae_estimator kind, int samples, gsv
     }
     double sums[GSVAE_METRIC_SLOTS] = {0};
     cpu_model_forward_backward(model, st->params, draws + (size_t)n * count, st->x, BATCH, noise, &estimator, TAU,
-                               NULL, sums);
+                               NULL, false, sums);
   }
   cpu_model_free(model);
   free(noise), free(row);

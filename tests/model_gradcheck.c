@@ -146,7 +146,7 @@ static void check_case(int logits_relu, int straight_through) {
   gsvae_estimator_settings estimator = {.kind = straight_through ? GSVAE_ESTIMATOR_ST : GSVAE_ESTIMATOR_GS,
                                         .decoder_samples = 1};
   cpu_model_forward_backward(model, params, grads, pb->x, BATCH, pb->gumbel, &estimator, pb->tau,
-                             pb->gumbel_unrelaxed, sums);
+                             pb->gumbel_unrelaxed, false, sums);
 
   /* straight-through's forward is the decoder on the exact one-hot; its gradient is the surrogate's */
   pb->mode = MODE_UNRELAXED;

@@ -76,6 +76,9 @@ int main(int argc, char **argv) {
   float *gumbel_unrelaxed = mallocCheck((size_t)BATCH * width * sizeof(float));
   synthetic_batch(&data, order, step, width, x, gumbel, gumbel_unrelaxed);
 
+  /* first: it sets the BLAS thread count, which the products below must run under too */
+  gsvae_backend *backend = gsvae_cpu_backend_create(&config, &layout, &data, &data, BATCH, 1);
+
   /* The same step straight through cpu_model on those inputs, for its branch decisions: once
    * without the unrelaxed pass (the relaxed pass's decoder outputs), once with it (its picks and
    * decoder outputs). Its gradients must equal the backend's to the bit: the backend drew these
@@ -84,15 +87,16 @@ int main(int argc, char **argv) {
   float *model_grads = mallocCheck(count * sizeof(float));
   double model_sums[GSVAE_METRIC_SLOTS] = {0};
   gsvae_estimator_settings estimator = gsvae_estimator_settings_of(&config);
-  cpu_model_forward_backward(relaxed, params, model_grads, x, BATCH, gumbel, &estimator, tau, NULL, model_sums);
-  cpu_model_forward_backward(unrelaxed, params, model_grads, x, BATCH, gumbel, &estimator, tau, gumbel_unrelaxed,
+  cpu_model_forward_backward(relaxed, params, model_grads, x, BATCH, gumbel, &estimator, tau, NULL, false,
+                             model_sums);
+  cpu_model_forward_backward(unrelaxed, params, model_grads, x, BATCH, gumbel, &estimator, tau, gumbel_unrelaxed, false,
                              model_sums);
 
-  gsvae_backend *backend = gsvae_cpu_backend_create(&config, &layout, &data, &data, BATCH);
   backend->set_state(backend, params, exp_avg, exp_avg_sq);
   backend->begin_epoch(backend, 0, order);
   gsvae_step s = {.step = step, .epoch = 0, .batch_start = (long)step * BATCH, .global_count = BATCH,
-                  .local_start = 0, .local_count = BATCH, .tau = tau};
+                  .local_start = 0, .local_count = BATCH, .chunk_count = 1, .first_chunk = 0, .local_chunks = 1,
+                  .tau = tau};
   backend->forward_backward(backend, &s);
   size_t reduce_count;
   float *reduce = backend->reduce_buffer(backend, &reduce_count);

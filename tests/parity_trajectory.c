@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
       double sums[GSVAE_METRIC_SLOTS] = {0};
       cpu_model_forward_backward(model, params, grads, x64 + (size_t)s * BATCH * 784, BATCH,
                                  gumbel64 + (size_t)s * BATCH * width, &estimator, cases[c].tau,
-                                 unrelaxed64 + (size_t)s * BATCH * width, sums);
+                                 unrelaxed64 + (size_t)s * BATCH * width, false, sums);
       losses[0][s] = sums[GSVAE_METRIC_RELAXED] / BATCH;
       losses[1][s] = sums[GSVAE_METRIC_UNRELAXED] / BATCH;
       cpu_adam_update(params, exp_avg, exp_avg_sq, grads, count, s + 1, config.train_lr, config.train_beta1,

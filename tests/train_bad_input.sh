@@ -25,5 +25,7 @@ cp -r "$data_dir" "$work/counts"
 cp "$data_dir/t10k-labels-idx1-ubyte.gz" "$work/counts/train-labels-idx1-ubyte.gz"
 expect 3 "train-labels-idx1-ubyte" -- "$gsvae" train data.dir="$work/counts" "${base[@]}"
 expect 2 "train.batch" -- "$gsvae" train data.dir="$data_dir" train.batch=0 "${base[@]}"
+expect 2 "train.reduce_chunks=8 exceeds train.batch=5" -- "$gsvae" train data.dir="$data_dir" train.batch=5 "${base[@]}"
+expect 2 "set train.reduce_chunks=4 or more" -- "$gsvae" train data.dir="$data_dir" train.batch=1000 train.reduce_chunks=2 "${base[@]}"
 expect 2 "did you mean" -- "$gsvae" train data.dir="$data_dir" train.bach=10 "${base[@]}"
 exit $((failures > 0))

@@ -7,7 +7,7 @@
 #include "gsvae/data.h"
 #include "gsvae/model.h"
 
-/* Per-step sums that ride at the end of the gradient buffer, so one all-reduce carries both. */
+/* Per-step sums that ride at the end of the gradient buffer, so one reduction carries both. */
 enum {
   GSVAE_METRIC_RELAXED,        /* sum over samples of the relaxed loss (BCE + KL) */
   GSVAE_METRIC_BCE,            /* ... of its BCE part */
@@ -17,13 +17,20 @@ enum {
   GSVAE_METRIC_SLOTS
 };
 
+/* The test set is evaluated in blocks of this many images, fixed whatever the ranks, and their
+ * sums added in block order. */
+#define GSVAE_EVAL_BLOCK 100
+
 /* One training step as the loop sees it. */
 typedef struct {
   long step;                   /* global step, 0-based: the noise counter; Adam's t is step+1 */
   long epoch;
   long batch_start;            /* where the global batch starts in this epoch's order */
   int global_count;            /* samples in the global batch */
-  int local_start, local_count;/* this rank's slice, relative to batch_start */
+  int local_start, local_count;/* this rank's slice, relative to batch_start: its whole chunks */
+  int chunk_count;             /* the global batch's reduction chunks (chunks.h): fixed by the batch
+                                * when train.deterministic, else one per rank */
+  int first_chunk, local_chunks; /* this rank's chunks [first_chunk, first_chunk + local_chunks) */
   float tau;                   /* the schedule's; a learned tau (tau.learn) is the backend's own */
 } gsvae_step;
 
@@ -36,38 +43,50 @@ typedef struct {
   float tau;                   /* tau.learn: the learned temperature at the read (0 otherwise) */
 } gsvae_metric_sums;
 
+typedef struct gsvae_comm gsvae_comm; /* comm.h; not included here, kernels.cu includes this header */
 typedef struct gsvae_backend gsvae_backend;
 struct gsvae_backend {
   const char *name;
   /* Host copies in and out of the flat buffers (parameters, Adam's exp_avg and exp_avg_sq,
-   * each layout->param_count floats); a NULL pointer skips that buffer. */
+   * each layout->param_count floats); a NULL pointer skips that buffer. With a communicator the
+   * moments read out are this rank's shard's (comm->gather_host collects them). */
   void (*set_state)(gsvae_backend *backend, const float *params, const float *exp_avg, const float *exp_avg_sq);
   void (*get_state)(gsvae_backend *backend, float *params, float *exp_avg, float *exp_avg_sq);
   /* This epoch's order of the training set (count = training images). */
   void (*begin_epoch)(gsvae_backend *backend, long epoch, const uint32_t *order);
-  /* Gradients of the SUM of the relaxed loss over this rank's slice, and the metric sums,
-   * into the reduce buffer (overwritten, not accumulated). */
+  /* The communicator update() reduces over; none (NULL, the default) is one rank alone. */
+  void (*attach_comm)(gsvae_backend *backend, gsvae_comm *comm);
+  /* Gradients of the SUM of the relaxed loss over each of this rank's chunks, and the metric
+   * sums, into partial buffers of param_count + GSVAE_METRIC_SLOTS floats (overwritten). */
   void (*forward_backward)(gsvae_backend *backend, const gsvae_step *step);
-  /* The buffer the communicator all-reduces: param_count gradients then GSVAE_METRIC_SLOTS. */
+  /* This rank's first partial buffer (count floats): for tests, on one rank with one chunk the
+   * batch's gradient sums then its GSVAE_METRIC_SLOTS. */
   float *(*reduce_buffer)(gsvae_backend *backend, size_t *count);
-  /* After the all-reduce: if the loss and gradients are finite, Adam with gradients divided
-   * by step->global_count; otherwise skip and count it. Adds the step to the metric sums. */
+  /* The reduction of the partials over the communicator to this rank's shard, the finite check
+   * agreed by every rank, then, if finite, Adam on this rank's shard with gradients divided by
+   * step->global_count and the parameters' all-gather; otherwise the step is skipped and counted
+   * on every rank. Adds the step to the metric sums. Adam's moments are valid on this rank's
+   * shard only (get_state's caller gathers them). */
   void (*update)(gsvae_backend *backend, const gsvae_step *step);
   /* The sums since the last read (the only host sync of the step loop), then resets them. */
   void (*read_metrics)(gsvae_backend *backend, gsvae_metric_sums *sums);
-  /* Unrelaxed loss of test images [start, start+count), noise (seed, EVAL, 0, index):
+  /* Unrelaxed loss of test images [start, start+count), count <= GSVAE_EVAL_BLOCK, in one
+   * product of `count` rows, noise (seed, EVAL, 0, index):
    * adds sums[GSVAE_METRIC_*] (RELAXED holds the unrelaxed loss, BCE and KL its parts). */
   void (*evaluate)(gsvae_backend *backend, int start, int count, double *sums);
   void (*destroy)(gsvae_backend *backend);
 };
 
-/* max_local_batch: the largest slice this rank gets. */
+/* max_rows: the most rows computed at once (the largest chunk); max_local_chunks: the most chunks
+ * a rank gets. */
 gsvae_backend *gsvae_cpu_backend_create(const gsvae_config *config, const gsvae_layout *layout,
-                                        const gsvae_dataset *train, const gsvae_dataset *test, int max_local_batch);
+                                        const gsvae_dataset *train, const gsvae_dataset *test, int max_rows,
+                                        int max_local_chunks);
 #ifdef GSVAE_HAVE_CUDA
 /* The GPU this rank uses is picked by the caller (cudaSetDevice) before this. */
 gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae_layout *layout,
-                                         const gsvae_dataset *train, const gsvae_dataset *test, int max_local_batch);
+                                         const gsvae_dataset *train, const gsvae_dataset *test, int max_rows,
+                                         int max_local_chunks);
 /* The stream the CUDA backend runs on, for the NCCL communicator. */
 void *gsvae_cuda_backend_stream(gsvae_backend *backend);
 #endif

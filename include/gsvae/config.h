@@ -52,6 +52,8 @@ typedef struct {
   bool train_unrelaxed;            /* the unrelaxed objective on every step's batch */
   bool train_flush_denormals;      /* FTZ+DAZ in the threads doing model math (src/float_mode.c) */
   int train_max_bad_steps;         /* non-finite steps in a row before training stops */
+  bool train_deterministic;        /* the same bits on any number of ranks (README: Training) */
+  int train_reduce_chunks;         /* C: the chunks of a global batch whose gradients are folded in order */
   /* tau.* */
   gsvae_tau_kind tau_schedule;
   double tau_init, tau_min, tau_rate;
@@ -69,7 +71,7 @@ typedef struct {
   gsvae_device_kind device_backend; /* auto | cpu | cuda */
   gsvae_precision device_precision; /* fp32 | tf32 */
   bool device_graphs;              /* capture the step as a CUDA graph */
-  bool device_overlap;             /* all-reduce decoder gradients during the encoder backward */
+  bool device_overlap;             /* no effect (kept so that older configs load) */
 } gsvae_config;
 
 /* The seed's setup. */

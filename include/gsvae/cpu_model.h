@@ -45,13 +45,14 @@ void cpu_model_free(cpu_model *model);
 /* The trained objective on x (batch x D in [0,1]) with the estimator's noise (batch rows of
  * gsvae_estimator_noise_width, estimators.h) at tau (or exp(log_tau) from params when the layout
  * learns it): the estimator's gradient of the SUM over the batch of (BCE + KL) is written into
- * grads (overwritten; log_tau's entry too, the sf baseline's with 0). For sf the BCE is the mean
- * over the input's decoded samples. gumbel_unrelaxed != NULL: also the unrelaxed loss with
- * one-hot(argmax(logits + g')) from the same encoder output (no gradient). sums[GSVAE_METRIC_*]
- * are added to. */
+ * grads (overwritten; log_tau's entry too, the sf baseline's with 0), or with accumulate added to
+ * it as the separately computed gradient would be added, element by element (needs the decoded
+ * rows <= GSVAE_MAX_CHUNK_ROWS). For sf the BCE is the mean over the input's decoded samples.
+ * gumbel_unrelaxed != NULL: also the unrelaxed loss with one-hot(argmax(logits + g')) from the
+ * same encoder output (no gradient). sums[GSVAE_METRIC_*] are added to. */
 void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
                                 int batch, const gsvae_real *noise, const gsvae_estimator_settings *estimator,
-                                gsvae_real tau, const gsvae_real *gumbel_unrelaxed, double *sums);
+                                gsvae_real tau, const gsvae_real *gumbel_unrelaxed, bool accumulate, double *sums);
 /* Unrelaxed loss only (test loss): adds sums[RELAXED]=total, [BCE], [KL], [SAMPLES]. */
 void cpu_model_unrelaxed_loss(cpu_model *model, const gsvae_real *params, const gsvae_real *x, int batch,
                               const gsvae_real *gumbel, double *sums);

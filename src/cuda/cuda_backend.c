@@ -1,10 +1,13 @@
 /* The CUDA backend: the model's flat buffers, the training set and the epoch order resident on
- * the GPU; the step as cuBLAS products plus the fused kernels of kernels.cu, eager or captured
- * once per batch size as a CUDA graph and replayed; metrics read back only in read_metrics. */
+ * the GPU; the step chunk by chunk as cuBLAS products plus the fused kernels of kernels.cu, the
+ * ordered reduction over NCCL and Adam on this rank's shard, eager or captured once per batch size
+ * as one CUDA graph and replayed; metrics read back only in read_metrics. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gsvae/backend.h"
+#include "gsvae/chunks.h"
+#include "gsvae/comm.h"
 #include "gsvae/cuda.h"
 #include "gsvae/rng.h"
 #include "cuda_util.h"
@@ -14,8 +17,8 @@
 #define EVAL_ROWS 1024 /* evaluation chunk at least: one host wait per chunk */
 
 typedef struct {
-  int rows;
-  cudaGraphExec_t forward_backward, update; /* update alone is used when the loop all-reduces */
+  int global_count;           /* the key: a rank's chunks follow from the global batch's size */
+  cudaGraphExec_t exec;       /* the whole step: every chunk, the reduction, Adam, the all-gather */
 } step_graph;
 
 typedef struct {
@@ -25,32 +28,37 @@ typedef struct {
   int max_batch, train_count, test_count, dim;
   int workspace_rows;        /* max_batch, or more for evaluation chunks */
   size_t reduce_count;       /* param_count + GSVAE_METRIC_SLOTS */
-  size_t encoder_params;     /* the encoder's part of the flat buffers comes first */
-  cudaStream_t stream, side_stream;
-  cudaEvent_t decoder_grads_ready, side_done;
+  int max_partials;          /* the most chunks a rank computes */
+  cudaStream_t stream;
   cublasHandle_t cublas;
   cublasComputeType_t compute;
   gsvae_cuda_adam adam;
   gsvae_cuda_estimator estimator;
   void *cublas_workspace;
-  gsvae_comm *comm;          /* attached NCCL communicator, or NULL: the loop all-reduces */
+  gsvae_comm *comm;          /* attached NCCL communicator, or NULL: one rank alone */
+  int *partial_counts;       /* host, per rank: the chunks each sends into the reduction */
 
-  float *params, *grads, *exp_avg, *exp_avg_sq; /* grads: reduce_count floats */
+  float *params, *exp_avg, *exp_avg_sq;
+  float *partials;           /* a chunk's gradients then its metric slots (reduce_count floats) each:
+                              * every chunk its own (cuBLAS's beta = 1 is not relied on to fold) */
+  float *chunk_grads;        /* the partial of the chunk being enqueued */
+  float *agreed;             /* [0] ranks that saw a non-finite value, then the metric slots */
   uint8_t *train_pixels, *test_pixels;
   uint32_t *order;
   float *x, *ones;
   float *act[GSVAE_MAX_LAYERS], *dact[GSVAE_MAX_LAYERS], *unrelaxed_act[GSVAE_MAX_LAYERS];
   float *y, *z, *dz, *dkl, *kl_groups, *bce_rows, *bce_unrelaxed_rows, *eval_slots;
-  int *choice, *nonfinite;
-  gsvae_cuda_step *step, *eval_step;
+  int *choice;
+  gsvae_cuda_step *steps;    /* one per local chunk; steps[0] also carries Adam's values */
+  gsvae_cuda_step *step, *eval_step; /* step: the chunk being enqueued */
   gsvae_cuda_metrics *metrics;
   gsvae_cuda_metrics *metrics_host; /* pinned */
   float *eval_slots_host;           /* pinned */
 
   step_graph graphs[GRAPH_CACHE];
   int graph_count;
-  int capturing_rows;               /* > 0 between forward_backward and update of a whole-step capture */
-  int pending_rows;                 /* the rows of the step forward_backward set up */
+  int capturing;                    /* a whole-step capture is open between forward_backward and update */
+  gsvae_step pending;               /* the step forward_backward set up */
 } cuda_backend;
 
 static cuda_backend *as_cuda(gsvae_backend *backend) { return (cuda_backend *)backend; }
@@ -85,10 +93,11 @@ static void linear_backward_input(cuda_backend *b, int layer, const float *dY, f
 /* dW (out x in) = dY^T X; db = column sums of dY (a product with ones: fixed order, no atomics). */
 static void linear_backward_params(cuda_backend *b, int layer, const float *dY, const float *X, int rows) {
   int in = b->layout.in_features[layer], out = b->layout.out_features[layer];
-  gemm(b, CUBLAS_OP_N, CUBLAS_OP_T, in, out, rows, X, in, dY, out, b->grads + b->layout.weight_offset[layer], in);
+  gemm(b, CUBLAS_OP_N, CUBLAS_OP_T, in, out, rows, X, in, dY, out, b->chunk_grads + b->layout.weight_offset[layer],
+       in);
   const float one = 1.0f, zero = 0.0f;
   cublasCheck(cublasSgemv(b->cublas, CUBLAS_OP_N, out, rows, &one, dY, out, b->ones, 1, &zero,
-                          b->grads + b->layout.bias_offset[layer], 1));
+                          b->chunk_grads + b->layout.bias_offset[layer], 1));
 }
 
 static int layer_relu(const gsvae_layout *layout, int layer) {
@@ -127,13 +136,10 @@ static void unrelaxed_decoder(cuda_backend *b, int rows) {
                    layout->input_dim, b->stream);
 }
 
-static void nccl_sum(cuda_backend *b, float *buffer, size_t count, cudaStream_t stream) {
-  gsvae_nccl_allreduce_on(b->comm, buffer, count, stream);
-}
-
-/* Forward, backward and (with an attached communicator) the all-reduce of one step on `rows`
- * local samples, enqueued on the stream; nothing here waits for the GPU. */
-static void enqueue_forward_backward(cuda_backend *b, int rows) {
+/* Forward and backward of one chunk of `rows` samples (b->step, into b->chunk_grads), enqueued on
+ * the stream; its products have the chunk's shape whatever the rank, so its bits do not depend on
+ * the number of ranks. Nothing here waits for the GPU. */
+static void enqueue_chunk(cuda_backend *b, int rows) {
   const gsvae_layout *layout = &b->layout;
   const gsvae_config *config = &b->config;
   int n = layout->layer_count, E = layout->encoder_layers, L = layout->latents, K = layout->categories;
@@ -150,24 +156,13 @@ static void enqueue_forward_backward(cuda_backend *b, int rows) {
   }
   gsvae_launch_bce(b->act[n - 1], b->x, b->dact[n - 1], b->bce_rows, rows, layout->input_dim, b->stream);
   if (config->train_unrelaxed) unrelaxed_decoder(b, rows);
-  float *slots = b->grads + layout->param_count;
-  gsvae_launch_step_metrics(slots, b->bce_rows, b->kl_groups, config->train_unrelaxed ? b->bce_unrelaxed_rows : NULL,
-                            rows, L, b->stream);
-
+  gsvae_launch_step_metrics(b->chunk_grads + layout->param_count, b->bce_rows, b->kl_groups,
+                            config->train_unrelaxed ? b->bce_unrelaxed_rows : NULL, rows, L, b->stream);
   for (int l = n - 1; l >= E; l--) {
     linear_backward_params(b, l, b->dact[l], layer_input(b, l), rows);
     float *d_input = l == E ? b->dz : b->dact[l - 1];
     linear_backward_input(b, l, b->dact[l], d_input, rows);
     if (l > E) gsvae_launch_relu_backward(d_input, b->act[l - 1], (size_t)rows * layout->in_features[l], b->stream);
-  }
-  bool overlap = b->comm && config->device_overlap;
-  if (overlap) {
-    /* The decoder's gradients and the metrics are contiguous at the end of the buffer: reduce
-     * them on the side stream while the encoder's backward runs here. */
-    cudaCheck(cudaEventRecord(b->decoder_grads_ready, b->stream));
-    cudaCheck(cudaStreamWaitEvent(b->side_stream, b->decoder_grads_ready, 0));
-    nccl_sum(b, b->grads + b->encoder_params, b->reduce_count - b->encoder_params, b->side_stream);
-    cudaCheck(cudaEventRecord(b->side_done, b->side_stream));
   }
   gsvae_launch_latent_backward(b->dact[E - 1], b->dz, b->y, b->z, b->dkl, b->act[E - 1], layout->logits_relu, b->step,
                                rows, L, K, config->train_seed, b->estimator, b->stream);
@@ -177,40 +172,57 @@ static void enqueue_forward_backward(cuda_backend *b, int rows) {
     linear_backward_input(b, l, b->dact[l], b->dact[l - 1], rows);
     gsvae_launch_relu_backward(b->dact[l - 1], b->act[l - 1], (size_t)rows * layout->in_features[l], b->stream);
   }
-  if (overlap) {
-    nccl_sum(b, b->grads, b->encoder_params, b->stream);
-    cudaCheck(cudaStreamWaitEvent(b->stream, b->side_done, 0));
-  } else if (b->comm) {
-    nccl_sum(b, b->grads, b->reduce_count, b->stream);
+}
+
+static void enqueue_chunks(cuda_backend *b, const gsvae_step *s) {
+  for (int i = 0; i < s->local_chunks; i++) {
+    int first = gsvae_chunk_start(s->global_count, s->chunk_count, s->first_chunk + i);
+    int rows = gsvae_chunk_start(s->global_count, s->chunk_count, s->first_chunk + i + 1) - first;
+    b->step = b->steps + i;
+    b->chunk_grads = b->partials + (size_t)i * b->reduce_count;
+    enqueue_chunk(b, rows);
   }
 }
 
-/* After the all-reduce: the finite check over gradients and metrics, Adam, the metric sums. */
-static void enqueue_update(cuda_backend *b) {
-  cudaCheck(cudaMemsetAsync(b->nonfinite, 0, sizeof(int), b->stream));
-  gsvae_launch_check_finite(b->grads, b->reduce_count, b->nonfinite, b->stream);
-  gsvae_launch_adam(b->params, b->exp_avg, b->exp_avg_sq, b->grads, b->layout.param_count, b->nonfinite, b->step,
-                    b->adam, b->stream);
-  gsvae_launch_accumulate_metrics(b->metrics, b->grads + b->layout.param_count, b->nonfinite, b->stream);
+/* The chunks' partials folded in chunk order (over ranks by the communicator, else here), the
+ * finite check agreed by every rank, Adam on this rank's shard, the parameters' all-gather and
+ * the metric sums: the same semantics as cpu_backend.c's update. */
+static void enqueue_update(cuda_backend *b, const gsvae_step *s) {
+  size_t params = b->layout.param_count, count = b->reduce_count;
+  int ranks = b->comm ? b->comm->size : 1, rank = b->comm ? b->comm->rank : 0;
+  if (b->comm) {
+    for (int q = 0; q < ranks; q++)
+      b->partial_counts[q] = gsvae_rank_first_chunk(s->chunk_count, ranks, q + 1) -
+                             gsvae_rank_first_chunk(s->chunk_count, ranks, q);
+    b->comm->reduce_scatter(b->comm, b->partials, b->partial_counts, count, params, b->config.train_deterministic);
+  } else {
+    gsvae_launch_fold(b->partials, b->partials, count, s->local_chunks, count, b->stream);
+  }
+  size_t start = gsvae_shard_start(params, ranks, rank);
+  size_t end = rank + 1 == ranks ? count : gsvae_shard_start(params, ranks, rank + 1);
+  size_t agreed_bytes = (1 + GSVAE_METRIC_SLOTS) * sizeof(float);
+  cudaCheck(cudaMemsetAsync(b->agreed, 0, agreed_bytes, b->stream));
+  gsvae_launch_check_finite(b->partials + start, end - start, b->agreed, b->stream);
+  if (rank + 1 == ranks) /* the metric slots from the last rank only: their sum is exact in any order */
+    cudaCheck(cudaMemcpyAsync(b->agreed + 1, b->partials + params, GSVAE_METRIC_SLOTS * sizeof(float),
+                              cudaMemcpyDeviceToDevice, b->stream));
+  if (b->comm) b->comm->allreduce_sum(b->comm, b->agreed, 1 + GSVAE_METRIC_SLOTS);
+  size_t adam_end = end < params ? end : params;
+  gsvae_launch_adam(b->params + start, b->exp_avg + start, b->exp_avg_sq + start, b->partials + start,
+                    adam_end - start, b->agreed, b->steps, b->adam, b->stream);
+  if (b->comm) b->comm->allgather(b->comm, b->params, params);
+  gsvae_launch_accumulate_metrics(b->metrics, b->agreed, b->stream);
 }
 
-static step_graph *find_graph(cuda_backend *b, int rows) {
+static step_graph *find_graph(cuda_backend *b, int global_count) {
   for (int i = 0; i < b->graph_count; i++)
-    if (b->graphs[i].rows == rows) return &b->graphs[i];
+    if (b->graphs[i].global_count == global_count) return &b->graphs[i];
   return NULL;
 }
 
-static step_graph *new_graph(cuda_backend *b, int rows) {
-  if (b->graph_count == GRAPH_CACHE) { /* unusual batch sizes: recycle the oldest */
-    cudaCheck(cudaGraphExecDestroy(b->graphs[0].forward_backward));
-    if (b->graphs[0].update) cudaCheck(cudaGraphExecDestroy(b->graphs[0].update));
-    memmove(b->graphs, b->graphs + 1, (GRAPH_CACHE - 1) * sizeof(step_graph));
-    b->graph_count--;
-  }
-  step_graph *graph = &b->graphs[b->graph_count++];
-  memset(graph, 0, sizeof *graph);
-  graph->rows = rows;
-  return graph;
+static void forget_graphs(cuda_backend *b) {
+  for (int i = 0; i < b->graph_count; i++) cudaCheck(cudaGraphExecDestroy(b->graphs[i].exec));
+  b->graph_count = 0;
 }
 
 static void begin_capture(cuda_backend *b) {
@@ -226,87 +238,77 @@ static cudaGraphExec_t end_capture(cuda_backend *b) {
   return exec;
 }
 
-/* What changes from step to step goes to the device struct by a kernel argument (copied at
- * launch, so the host may run ahead without a race); the graphs read it from there. */
-static void set_step(cuda_backend *b, const gsvae_step *s) {
-  gsvae_cuda_step value;
-  memset(&value, 0, sizeof value);
-  value.step = (unsigned long long)s->step;
-  value.sample_base = (unsigned long long)(s->batch_start + s->local_start); /* noise follows the epoch order */
-  value.data_offset = s->batch_start + s->local_start;
-  double t = (double)(s->step + 1);
-  value.adam_step_size = (float)(b->config.train_lr / (1.0 - pow(b->config.train_beta1, t)));
-  value.adam_bias2_sqrt = (float)sqrt(1.0 - pow(b->config.train_beta2, t));
-  value.tau = s->tau;
-  value.grad_divisor = (float)s->global_count;
-  gsvae_launch_set_step(b->step, value, b->stream);
+/* What changes from step to step goes to the device structs by a kernel argument (copied at
+ * launch, so the host may run ahead without a race); the graphs read it from there. One struct
+ * per local chunk: its noise and data start at the chunk's first sample. */
+static void set_steps(cuda_backend *b, const gsvae_step *s) {
+  int chunks = s->local_chunks > 0 ? s->local_chunks : 1; /* steps[0] carries Adam's values */
+  for (int i = 0; i < chunks; i++) {
+    gsvae_cuda_step value;
+    memset(&value, 0, sizeof value);
+    long first = s->batch_start + gsvae_chunk_start(s->global_count, s->chunk_count, s->first_chunk + i);
+    value.step = (unsigned long long)s->step;
+    value.sample_base = (unsigned long long)first; /* noise follows the epoch order */
+    value.data_offset = first;
+    double t = (double)(s->step + 1);
+    value.adam_step_size = (float)(b->config.train_lr / (1.0 - pow(b->config.train_beta1, t)));
+    value.adam_bias2_sqrt = (float)sqrt(1.0 - pow(b->config.train_beta2, t));
+    value.tau = s->tau;
+    value.grad_divisor = (float)s->global_count;
+    gsvae_launch_set_step(b->steps + i, value, b->stream);
+  }
 }
 
-static void check_rows(cuda_backend *b, const gsvae_step *s) {
-  if (s->local_count < 1 || s->local_count > b->max_batch)
-    gsvae_abort(GSVAE_EXIT_RUNTIME, "cuda backend: step %ld has %d local samples, outside 1..%d", s->step,
-                s->local_count, b->max_batch);
+static void check_chunks(cuda_backend *b, const gsvae_step *s) {
+  int rows = s->local_chunks ? gsvae_chunk_start(s->global_count, s->chunk_count, s->first_chunk + 1) -
+                                   gsvae_chunk_start(s->global_count, s->chunk_count, s->first_chunk)
+                             : 0;
+  if (s->local_chunks > b->max_partials || rows > b->max_batch)
+    gsvae_abort(GSVAE_EXIT_RUNTIME, "cuda backend: step %ld has %d chunks of up to %d samples, beyond the %d of %d "
+                "it was made for", s->step, s->local_chunks, rows + 1, b->max_partials, b->max_batch);
 }
 
-/* Graphs: with an attached communicator the whole step is one graph, captured from here to the
- * end of update() and launched there; otherwise forward/backward and update are two graphs
- * with the loop's all-reduce between them. */
+/* The whole step (chunks, reduction, update) is one graph per global batch size, captured from
+ * here to the end of update() and launched there; eager without device.graphs. */
 static void cuda_forward_backward(gsvae_backend *backend, const gsvae_step *s) {
   cuda_backend *b = as_cuda(backend);
-  check_rows(b, s);
-  set_step(b, s);
-  b->pending_rows = s->local_count;
+  check_chunks(b, s);
+  set_steps(b, s);
+  b->pending = *s;
   if (!b->config.device_graphs) {
-    enqueue_forward_backward(b, s->local_count);
+    enqueue_chunks(b, s);
     return;
   }
-  step_graph *graph = find_graph(b, s->local_count);
-  if (b->comm) {
-    if (!graph) {
-      b->capturing_rows = s->local_count;
-      begin_capture(b);
-      enqueue_forward_backward(b, s->local_count);
-    }
-    return;
-  }
-  if (!graph) {
-    graph = new_graph(b, s->local_count);
+  if (!find_graph(b, s->global_count)) {
+    b->capturing = 1;
     begin_capture(b);
-    enqueue_forward_backward(b, s->local_count);
-    graph->forward_backward = end_capture(b);
+    enqueue_chunks(b, s);
   }
-  cudaCheck(cudaGraphLaunch(graph->forward_backward, b->stream));
 }
 
 static void cuda_update(gsvae_backend *backend, const gsvae_step *s) {
   cuda_backend *b = as_cuda(backend);
   if (!b->config.device_graphs) {
-    enqueue_update(b);
+    enqueue_update(b, s);
     return;
   }
-  if (b->comm) {
-    if (b->capturing_rows) {
-      enqueue_update(b);
-      step_graph *graph = new_graph(b, b->capturing_rows);
-      graph->forward_backward = end_capture(b);
-      b->capturing_rows = 0;
+  if (b->capturing) {
+    enqueue_update(b, s);
+    if (b->graph_count == GRAPH_CACHE) { /* unusual batch sizes: recycle the oldest */
+      cudaCheck(cudaGraphExecDestroy(b->graphs[0].exec));
+      memmove(b->graphs, b->graphs + 1, (GRAPH_CACHE - 1) * sizeof(step_graph));
+      b->graph_count--;
     }
-    cudaCheck(cudaGraphLaunch(find_graph(b, b->pending_rows)->forward_backward, b->stream));
-    return;
+    b->graphs[b->graph_count++] = (step_graph){.global_count = s->global_count, .exec = end_capture(b)};
+    b->capturing = 0;
   }
-  step_graph *graph = find_graph(b, b->pending_rows);
-  if (!graph->update) {
-    begin_capture(b);
-    enqueue_update(b);
-    graph->update = end_capture(b);
-  }
-  cudaCheck(cudaGraphLaunch(graph->update, b->stream));
+  cudaCheck(cudaGraphLaunch(find_graph(b, b->pending.global_count)->exec, b->stream));
 }
 
 static float *cuda_reduce_buffer(gsvae_backend *backend, size_t *count) {
   cuda_backend *b = as_cuda(backend);
-  *count = b->comm ? 0 : b->reduce_count; /* an attached communicator reduced inside the step */
-  return b->grads;
+  *count = b->reduce_count;
+  return b->partials;
 }
 
 /* Copies on the backend's stream (the default stream does not order against it), then a wait. */
@@ -392,13 +394,10 @@ static void cuda_evaluate(gsvae_backend *backend, int start, int count, double *
 static void cuda_destroy(gsvae_backend *backend) {
   cuda_backend *b = as_cuda(backend);
   gsvae_cuda_stream_wait(b->stream, "the GPU before shutdown");
-  for (int i = 0; i < b->graph_count; i++) {
-    cudaCheck(cudaGraphExecDestroy(b->graphs[i].forward_backward));
-    if (b->graphs[i].update) cudaCheck(cudaGraphExecDestroy(b->graphs[i].update));
-  }
-  void *buffers[] = {b->params, b->grads, b->exp_avg, b->exp_avg_sq, b->train_pixels, b->test_pixels, b->order,
+  forget_graphs(b);
+  void *buffers[] = {b->params, b->partials, b->agreed, b->exp_avg, b->exp_avg_sq, b->train_pixels, b->test_pixels, b->order,
                      b->x, b->ones, b->y, b->z, b->dz, b->dkl, b->kl_groups, b->bce_rows, b->bce_unrelaxed_rows,
-                     b->eval_slots, b->choice, b->nonfinite, b->step, b->eval_step, b->metrics, b->cublas_workspace};
+                     b->eval_slots, b->choice, b->steps, b->eval_step, b->metrics, b->cublas_workspace};
   for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaCheck(cudaFree(buffers[i]));
   for (int l = 0; l < b->layout.layer_count; l++) {
     cudaCheck(cudaFree(b->act[l]));
@@ -408,12 +407,12 @@ static void cuda_destroy(gsvae_backend *backend) {
   cudaCheck(cudaFreeHost(b->metrics_host));
   cudaCheck(cudaFreeHost(b->eval_slots_host));
   cublasCheck(cublasDestroy(b->cublas));
-  cudaCheck(cudaEventDestroy(b->decoder_grads_ready));
-  cudaCheck(cudaEventDestroy(b->side_done));
-  cudaCheck(cudaStreamDestroy(b->side_stream));
   cudaCheck(cudaStreamDestroy(b->stream));
+  free(b->partial_counts);
   free(b);
 }
+
+static void cuda_attach_comm(gsvae_backend *backend, gsvae_comm *comm);
 
 static uint8_t *upload_pixels(const gsvae_dataset *dataset) {
   size_t bytes = (size_t)dataset->count * dataset->dim;
@@ -423,18 +422,19 @@ static uint8_t *upload_pixels(const gsvae_dataset *dataset) {
 }
 
 gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae_layout *layout,
-                                         const gsvae_dataset *train, const gsvae_dataset *test, int max_local_batch) {
+                                         const gsvae_dataset *train, const gsvae_dataset *test, int max_rows,
+                                         int max_local_chunks) {
   cuda_backend *b = callocCheck(1, sizeof *b);
   b->config = *config;
   b->layout = *layout;
-  b->max_batch = max_local_batch;
+  b->max_batch = max_rows;
+  b->max_partials = max_local_chunks > 1 ? max_local_chunks : 1;
   b->train_count = train->count;
   b->test_count = test->count;
   b->dim = layout->input_dim;
   b->reduce_count = layout->param_count + GSVAE_METRIC_SLOTS;
   b->adam = (gsvae_cuda_adam){(float)config->train_beta1, (float)config->train_beta2, (float)(1 - config->train_beta1),
                               (float)(1 - config->train_beta2), (float)config->train_eps};
-  b->encoder_params = layout->weight_offset[layout->encoder_layers];
   /* sf decodes several samples per input and tau.learn reduces a gradient for log tau: neither is
    * in the kernels yet */
   if (config->train_estimator == GSVAE_ESTIMATOR_SF || config->tau_learn)
@@ -449,9 +449,6 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
                 test->dim, layout->input_dim);
 
   cudaCheck(cudaStreamCreateWithFlags(&b->stream, cudaStreamNonBlocking));
-  cudaCheck(cudaStreamCreateWithFlags(&b->side_stream, cudaStreamNonBlocking));
-  cudaCheck(cudaEventCreateWithFlags(&b->decoder_grads_ready, cudaEventDisableTiming));
-  cudaCheck(cudaEventCreateWithFlags(&b->side_done, cudaEventDisableTiming));
   cublasCheck(cublasCreate(&b->cublas));
   cublasCheck(cublasSetStream(b->cublas, b->stream));
   /* A workspace of our own: cuBLAS then allocates nothing while a graph is being captured. */
@@ -466,13 +463,14 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
     b->compute = CUBLAS_COMPUTE_32F_PEDANTIC;
   }
 
-  b->workspace_rows = max_local_batch > EVAL_ROWS ? max_local_batch : EVAL_ROWS;
+  b->workspace_rows = max_rows > EVAL_ROWS ? max_rows : EVAL_ROWS;
   size_t P = layout->param_count, B = (size_t)b->workspace_rows, LK = (size_t)layout->latents * layout->categories;
   b->params = device_alloc(P * sizeof(float));
   b->exp_avg = device_alloc(P * sizeof(float));
   b->exp_avg_sq = device_alloc(P * sizeof(float));
-  b->grads = device_alloc(b->reduce_count * sizeof(float));
-  cudaCheck(cudaMemset(b->grads, 0, b->reduce_count * sizeof(float)));
+  b->partials = device_alloc((size_t)b->max_partials * b->reduce_count * sizeof(float));
+  cudaCheck(cudaMemset(b->partials, 0, (size_t)b->max_partials * b->reduce_count * sizeof(float)));
+  b->agreed = device_alloc((1 + GSVAE_METRIC_SLOTS) * sizeof(float));
   b->train_pixels = upload_pixels(train);
   b->test_pixels = upload_pixels(test);
   b->order = device_alloc((size_t)train->count * sizeof(uint32_t));
@@ -497,8 +495,9 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
   b->bce_rows = device_alloc(B * sizeof(float));
   b->bce_unrelaxed_rows = device_alloc(B * sizeof(float));
   b->eval_slots = device_alloc(GSVAE_METRIC_SLOTS * sizeof(float));
-  b->nonfinite = device_alloc(sizeof(int));
-  b->step = device_alloc(sizeof *b->step);
+  b->steps = device_alloc((size_t)b->max_partials * sizeof *b->steps);
+  b->step = b->steps;
+  b->partial_counts = callocCheck(1, sizeof(int));
   b->eval_step = device_alloc(sizeof *b->eval_step);
   b->metrics = device_alloc(sizeof *b->metrics);
   cudaCheck(cudaMemset(b->metrics, 0, sizeof *b->metrics));
@@ -510,6 +509,7 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
   b->base.set_state = cuda_set_state;
   b->base.get_state = cuda_get_state;
   b->base.begin_epoch = cuda_begin_epoch;
+  b->base.attach_comm = cuda_attach_comm;
   b->base.forward_backward = cuda_forward_backward;
   b->base.reduce_buffer = cuda_reduce_buffer;
   b->base.update = cuda_update;
@@ -521,14 +521,24 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
 
 void *gsvae_cuda_backend_stream(gsvae_backend *backend) { return as_cuda(backend)->stream; }
 
-void gsvae_cuda_backend_attach_comm(gsvae_backend *backend, gsvae_comm *comm) {
+/* Graphs captured so far reduced without the communicator: capture again. */
+static void cuda_attach_comm(gsvae_backend *backend, gsvae_comm *comm) {
   cuda_backend *b = as_cuda(backend);
-  if (b->capturing_rows) gsvae_abort(GSVAE_EXIT_RUNTIME, "cuda backend: attach_comm between forward_backward and update");
+  if (b->capturing) gsvae_abort(GSVAE_EXIT_RUNTIME, "cuda backend: attach_comm between forward_backward and update");
   gsvae_cuda_stream_wait(b->stream, "the GPU before attaching the communicator");
-  for (int i = 0; i < b->graph_count; i++) { /* captured without the all-reduce: capture again */
-    cudaCheck(cudaGraphExecDestroy(b->graphs[i].forward_backward));
-    if (b->graphs[i].update) cudaCheck(cudaGraphExecDestroy(b->graphs[i].update));
-  }
-  b->graph_count = 0;
+  forget_graphs(b);
   b->comm = comm;
+  free(b->partial_counts);
+  b->partial_counts = callocCheck(comm ? (size_t)comm->size : 1, sizeof(int));
+  if (!comm) return;
+  /* the reduction receives at most every chunk's partial of this rank's shard (the largest is
+   * the last, with the metric slots) */
+  int chunks = b->config.train_deterministic ? b->config.train_reduce_chunks : comm->size;
+  size_t params = b->layout.param_count, largest = 0;
+  for (int q = 0; q < comm->size; q++) {
+    size_t end = q + 1 == comm->size ? b->reduce_count : gsvae_shard_start(params, comm->size, q + 1);
+    size_t length = end - gsvae_shard_start(params, comm->size, q);
+    largest = length > largest ? length : largest;
+  }
+  gsvae_nccl_reserve(comm, (size_t)chunks * largest);
 }

@@ -363,24 +363,40 @@ extern "C" void gsvae_launch_step_metrics(float *slots, const float *bce_rows, c
   kernelCheck("step_metrics_kernel");
 }
 
-__global__ static void check_finite_kernel(const float *values, size_t count, int *nonfinite) {
+__global__ static void check_finite_kernel(const float *values, size_t count, float *flag) {
   int bad = 0;
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x)
     bad |= !isfinite(values[i]);
-  if (__syncthreads_or(bad) && threadIdx.x == 0) atomicOr(nonfinite, 1); /* an int flag: order-free */
+  if (__syncthreads_or(bad) && threadIdx.x == 0) *flag = 1.0f; /* the same store from any block: order-free */
 }
 
-extern "C" void gsvae_launch_check_finite(const float *values, size_t count, int *nonfinite, cudaStream_t stream) {
+extern "C" void gsvae_launch_check_finite(const float *values, size_t count, float *flag, cudaStream_t stream) {
   unsigned blocks = blocks_for(count);
   if (blocks > 1024) blocks = 1024;
-  check_finite_kernel<<<blocks, THREADS, 0, stream>>>(values, count, nonfinite);
+  if (blocks == 0) return;
+  check_finite_kernel<<<blocks, THREADS, 0, stream>>>(values, count, flag);
   kernelCheck("check_finite_kernel");
 }
 
-__global__ static void adam_kernel(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
-                                   const int *nonfinite, const gsvae_cuda_step *step, gsvae_cuda_adam adam) {
+__global__ static void fold_kernel(float *out, const float *sources, size_t stride, int count, size_t length) {
   size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-  if (i >= count || *nonfinite) return;
+  if (i >= length) return;
+  float sum = sources[i];
+  for (int s = 1; s < count; s++) sum += sources[(size_t)s * stride + i];
+  out[i] = sum;
+}
+
+extern "C" void gsvae_launch_fold(float *out, const float *sources, size_t stride, int count, size_t length,
+                                  cudaStream_t stream) {
+  if (length == 0 || count == 0) return;
+  fold_kernel<<<blocks_for(length), THREADS, 0, stream>>>(out, sources, stride, count, length);
+  kernelCheck("fold_kernel");
+}
+
+__global__ static void adam_kernel(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
+                                   const float *agreed, const gsvae_cuda_step *step, gsvae_cuda_adam adam) {
+  size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (i >= count || agreed[0] != 0.0f) return;
   float g = grads[i] / step->grad_divisor;
   float m = adam.beta1 * exp_avg[i] + adam.one_minus_beta1 * g;
   float v = adam.beta2 * exp_avg_sq[i] + adam.one_minus_beta2 * g * g;
@@ -390,27 +406,26 @@ __global__ static void adam_kernel(float *params, float *exp_avg, float *exp_avg
 }
 
 extern "C" void gsvae_launch_adam(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
-                                  const int *nonfinite, const gsvae_cuda_step *step, gsvae_cuda_adam adam,
+                                  const float *agreed, const gsvae_cuda_step *step, gsvae_cuda_adam adam,
                                   cudaStream_t stream) {
-  adam_kernel<<<blocks_for(count), THREADS, 0, stream>>>(params, exp_avg, exp_avg_sq, grads, count, nonfinite, step,
+  if (count == 0) return;
+  adam_kernel<<<blocks_for(count), THREADS, 0, stream>>>(params, exp_avg, exp_avg_sq, grads, count, agreed, step,
                                                           adam);
   kernelCheck("adam_kernel");
 }
 
-__global__ static void accumulate_metrics_kernel(gsvae_cuda_metrics *metrics, const float *slots,
-                                                 const int *nonfinite) {
+__global__ static void accumulate_metrics_kernel(gsvae_cuda_metrics *metrics, const float *agreed) {
   metrics->steps++;
-  if (*nonfinite) {
+  if (agreed[0] != 0.0f) {
     metrics->skipped++;
     metrics->bad_streak++;
     return;
   }
-  for (int s = 0; s < GSVAE_METRIC_SLOTS; s++) metrics->sums[s] += slots[s];
+  for (int s = 0; s < GSVAE_METRIC_SLOTS; s++) metrics->sums[s] += agreed[1 + s];
   metrics->bad_streak = 0;
 }
 
-extern "C" void gsvae_launch_accumulate_metrics(gsvae_cuda_metrics *metrics, const float *slots, const int *nonfinite,
-                                                cudaStream_t stream) {
-  accumulate_metrics_kernel<<<1, 1, 0, stream>>>(metrics, slots, nonfinite);
+extern "C" void gsvae_launch_accumulate_metrics(gsvae_cuda_metrics *metrics, const float *agreed, cudaStream_t stream) {
+  accumulate_metrics_kernel<<<1, 1, 0, stream>>>(metrics, agreed);
   kernelCheck("accumulate_metrics_kernel");
 }

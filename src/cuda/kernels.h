@@ -73,15 +73,19 @@ void gsvae_launch_onehot_linear(float *out, const float *weight, const float *bi
  * + kl or 0 when bce_unrelaxed is NULL, SAMPLES = rows). One block, fixed order. */
 void gsvae_launch_step_metrics(float *slots, const float *bce_rows, const float *kl_groups,
                                const float *bce_unrelaxed_rows, int rows, int latents, cudaStream_t stream);
-/* *nonfinite |= any of values[0..count) is NaN or infinite (nonfinite zeroed by the caller). */
-void gsvae_launch_check_finite(const float *values, size_t count, int *nonfinite, cudaStream_t stream);
-/* PyTorch's Adam over the flat buffers, operation for operation as cpu_adam_update, gradients divided by step->grad_divisor; does nothing
- * when *nonfinite. */
+/* *flag = 1 when any of values[0..count) is NaN or infinite (left as it is otherwise). */
+void gsvae_launch_check_finite(const float *values, size_t count, float *flag, cudaStream_t stream);
+/* out[i] = ((sources[i] + sources[stride + i]) + sources[2 stride + i]) + ... over `count` sources,
+ * i < length: the fold in a fixed order; out may be the first source. */
+void gsvae_launch_fold(float *out, const float *sources, size_t stride, int count, size_t length,
+                       cudaStream_t stream);
+/* PyTorch's Adam over `count` elements of the flat buffers, operation for operation as
+ * cpu_adam_update, gradients divided by step->grad_divisor; does nothing when agreed[0] != 0 (a
+ * rank saw a non-finite value). */
 void gsvae_launch_adam(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
-                       const int *nonfinite, const gsvae_cuda_step *step, gsvae_cuda_adam adam, cudaStream_t stream);
-/* Adds a finite step's slots to the sums, or counts it skipped. */
-void gsvae_launch_accumulate_metrics(gsvae_cuda_metrics *metrics, const float *slots, const int *nonfinite,
-                                     cudaStream_t stream);
+                       const float *agreed, const gsvae_cuda_step *step, gsvae_cuda_adam adam, cudaStream_t stream);
+/* Adds a finite step's metric slots (agreed[1..]) to the sums, or counts it skipped (agreed[0] != 0). */
+void gsvae_launch_accumulate_metrics(gsvae_cuda_metrics *metrics, const float *agreed, cudaStream_t stream);
 /* Checks the last launch (launch configuration errors), naming the kernel. */
 void gsvae_kernel_check(const char *kernel, const char *file, int line);
 

@@ -1,13 +1,16 @@
-/* The NCCL communicator: in-place sums of device buffers on the backend's stream (no host
- * wait), host sums over MPI; a non-blocking communicator whose asynchronous errors and a
- * timeout (GSVAE_NCCL_TIMEOUT seconds, default 300) end a failed or stuck job with a message. */
+/* The NCCL communicator on the backend's stream (no host wait): the ordered fold of the chunk
+ * partials to shard owners by grouped send/receive, the parameters' all-gather, small sums; host
+ * sums and gathers over MPI. A non-blocking communicator whose asynchronous errors and a timeout
+ * (GSVAE_NCCL_TIMEOUT seconds, default 300) end a failed or stuck job with a message. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "gsvae/comm.h"
 #include "gsvae/cuda.h"
+#include "gsvae/chunks.h"
 #include "cuda_util.h"
+#include "kernels.h"
 
 typedef struct {
   gsvae_comm base;
@@ -15,6 +18,8 @@ typedef struct {
   cudaStream_t stream;
   gsvae_comm *host; /* the MPI communicator for host arrays */
   double timeout_s;
+  float *inbox;     /* device: every partial of this rank's shard, in global order */
+  size_t inbox_floats;
 } nccl_comm;
 
 static double seconds_now(void) {
@@ -82,10 +87,77 @@ static void nccl_allreduce_sum(gsvae_comm *base, float *buffer, size_t count) {
   sum_on(comm, buffer, count, comm->stream);
 }
 
-void gsvae_nccl_allreduce_on(gsvae_comm *base, float *buffer, size_t count, void *cuda_stream) {
+/* Shard q of a buffer whose shards split shard_count floats, the last one extended to `end`. */
+static void shard_of(const gsvae_comm *base, int q, size_t shard_count, size_t end, size_t *start, size_t *length) {
+  *start = gsvae_shard_start(shard_count, base->size, q);
+  *length = (q + 1 == base->size ? end : gsvae_shard_start(shard_count, base->size, q + 1)) - *start;
+}
+
+/* Always in the global order of the partials, `ordered` or not: NCCL's own sums have no fixed order
+ * across rank counts, and with one partial per rank this is as cheap. */
+static void nccl_reduce_scatter(gsvae_comm *base, float *partials, const int *partial_counts, size_t count,
+                                size_t shard_count, bool ordered) {
+  nccl_comm *comm = (nccl_comm *)base;
+  int rank = base->rank, total = 0;
+  size_t mine, length;
+  shard_of(base, rank, shard_count, count, &mine, &length);
+  for (int q = 0; q < base->size; q++) total += partial_counts[q];
+  if ((size_t)total * length > comm->inbox_floats)
+    gsvae_abort(GSVAE_EXIT_RUNTIME, "nccl: %d partials of a %zu-float shard exceed the %zu floats reserved", total,
+                length, comm->inbox_floats);
+  int index = 0;
+  for (int q = 0; q < rank; q++) index += partial_counts[q];
+  for (int p = 0; p < partial_counts[rank]; p++, index++)
+    cudaCheck(cudaMemcpyAsync(comm->inbox + (size_t)index * length, partials + (size_t)p * count + mine,
+                              length * sizeof(float), cudaMemcpyDeviceToDevice, comm->stream));
+  ncclCheck(ncclGroupStart());
+  index = 0;
+  for (int q = 0; q < base->size; q++)
+    for (int p = 0; p < partial_counts[q]; p++, index++)
+      if (q != rank)
+        ncclCheck(ncclRecv(comm->inbox + (size_t)index * length, length, ncclFloat, q, comm->nccl, comm->stream));
+  for (int q = 0; q < base->size; q++) {
+    size_t start, piece;
+    shard_of(base, q, shard_count, count, &start, &piece);
+    for (int p = 0; q != rank && p < partial_counts[rank]; p++)
+      ncclCheck(ncclSend(partials + (size_t)p * count + start, piece, ncclFloat, q, comm->nccl, comm->stream));
+  }
+  ncclCheck(ncclGroupEnd());
+  wait_issued(comm, "reduce-scatter");
+  gsvae_launch_fold(partials + mine, comm->inbox, length, total, length, comm->stream);
+}
+
+static void nccl_allgather(gsvae_comm *base, float *buffer, size_t count) {
+  nccl_comm *comm = (nccl_comm *)base;
+  if (base->size == 1) return;
+  size_t mine, length;
+  shard_of(base, base->rank, count, count, &mine, &length);
+  ncclCheck(ncclGroupStart());
+  for (int q = 0; q < base->size; q++) {
+    if (q == base->rank) continue;
+    size_t start, piece;
+    shard_of(base, q, count, count, &start, &piece);
+    ncclCheck(ncclSend(buffer + mine, length, ncclFloat, q, comm->nccl, comm->stream));
+    ncclCheck(ncclRecv(buffer + start, piece, ncclFloat, q, comm->nccl, comm->stream));
+  }
+  ncclCheck(ncclGroupEnd());
+  wait_issued(comm, "all-gather");
+}
+
+void gsvae_nccl_reserve(gsvae_comm *base, size_t floats) {
   if (strcmp(base->name, "nccl") != 0)
     gsvae_abort(GSVAE_EXIT_RUNTIME, "the CUDA backend needs the NCCL communicator, not '%s'", base->name);
-  sum_on((nccl_comm *)base, buffer, count, (cudaStream_t)cuda_stream);
+  nccl_comm *comm = (nccl_comm *)base;
+  if (floats <= comm->inbox_floats) return;
+  gsvae_cuda_stream_wait(comm->stream, "the GPU before growing the reduction's buffer");
+  if (comm->inbox) cudaCheck(cudaFree(comm->inbox));
+  cudaCheck(cudaMalloc((void **)&comm->inbox, floats * sizeof(float)));
+  comm->inbox_floats = floats;
+}
+
+static void nccl_gather_host(gsvae_comm *base, float *buffer, size_t count) {
+  nccl_comm *comm = (nccl_comm *)base;
+  comm->host->gather_host(comm->host, buffer, count);
 }
 
 static void nccl_allreduce_sum_host(gsvae_comm *base, double *values, int count) {
@@ -100,6 +172,7 @@ static void nccl_destroy(gsvae_comm *base) {
   wait_issued(comm, "finalize");
   gsvae_cuda_clear_watchdog(comm);
   ncclCheck(ncclCommDestroy(comm->nccl));
+  if (comm->inbox) cudaCheck(cudaFree(comm->inbox));
   comm->host->destroy(comm->host);
   free(comm);
 }
@@ -111,6 +184,9 @@ gsvae_comm *gsvae_nccl_comm_create(MPI_Comm mpi, void *cuda_stream) {
   comm->base.mpi = mpi;
   comm->base.rank = comm->host->rank;
   comm->base.size = comm->host->size;
+  comm->base.reduce_scatter = nccl_reduce_scatter;
+  comm->base.allgather = nccl_allgather;
+  comm->base.gather_host = nccl_gather_host;
   comm->base.allreduce_sum = nccl_allreduce_sum;
   comm->base.allreduce_sum_host = nccl_allreduce_sum_host;
   comm->base.destroy = nccl_destroy;
