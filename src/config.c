@@ -103,9 +103,10 @@ static const config_key keys[] = {
              "subnormals, slower as training goes on (the GPU kernels always flush)"},
     {.name = "train.max_bad_steps", .type = KEY_INT, .offset = AT(train_max_bad_steps), .fallback = "10", .min = 1,
      .bounds = LOW, .help = "non-finite steps in a row before training stops"},
-    {.name = "train.deterministic", .type = KEY_BOOL, .offset = AT(train_deterministic), .fallback = "true",
+    {.name = "train.deterministic", .type = KEY_BOOL, .offset = AT(train_deterministic), .fallback = "false",
      .help = "byte-identical training on any number of ranks and BLAS threads: gradients of train.reduce_chunks "
-             "fixed chunks folded in chunk order (README: Training); false: one product per rank and MPI's sum"},
+             "fixed chunks folded in chunk order, one BLAS thread per rank, ~2x the step time (README: Training); "
+             "false: one product per rank and MPI's sum, bit-exact only for the same ranks and threads"},
     {.name = "train.reduce_chunks", .type = KEY_INT, .offset = AT(train_reduce_chunks), .fallback = "8", .min = 1,
      .max = 65536, .bounds = LOW | HIGH,
      .help = "with train.deterministic: the global batch is cut into this many chunks (at least the ranks, at "
@@ -773,7 +774,10 @@ static int check_across_keys(const gsvae_config *config, char *err) {
   if (config->train_deterministic && config->train_reduce_chunks > config->train_batch)
     return gsvae_errorf(err, "train.reduce_chunks=%d exceeds train.batch=%d: every chunk needs a sample",
                         config->train_reduce_chunks, config->train_batch);
-  int chunk_rows = (config->train_batch + config->train_reduce_chunks - 1) / config->train_reduce_chunks;
+  /* sf decodes train.estimator_samples rows per input: the decoder's products have that many times
+   * the chunk's rows */
+  int decoded = config->train_estimator == GSVAE_ESTIMATOR_SF ? config->train_estimator_samples : 1;
+  int chunk_rows = (config->train_batch + config->train_reduce_chunks - 1) / config->train_reduce_chunks * decoded;
   if (config->train_deterministic && chunk_rows > GSVAE_MAX_CHUNK_ROWS)
     return gsvae_errorf(err, "train.reduce_chunks=%d cuts train.batch=%d into chunks of %d rows, more than the %d a "
                         "chunk may have (one K block of the BLAS kernels): set train.reduce_chunks=%d or more",

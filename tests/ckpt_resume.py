@@ -1,7 +1,7 @@
 """Resume is the run that would have happened: 21 steps, stop, resume to 40 gives byte-identical
-parameters, Adam state and curves as 40 steps in one go (1 and 2 ranks), also from a checkpoint
-that cuts a log interval (step 14); a run stopped on 2 ranks and resumed on 3 is byte-identical
-to 1 rank uninterrupted (train.deterministic, the default: README, Training)."""
+parameters, Adam state and curves as 40 steps in one go (1 and 2 ranks, the default reduction),
+also from a checkpoint that cuts a log interval (step 14); with train.deterministic=true a run
+stopped on 2 ranks and resumed on 3 is byte-identical to 1 rank uninterrupted (README, Training)."""
 import os, shutil, sys
 from ckpt_common import *
 
@@ -33,12 +33,17 @@ for ranks in (1, 2):
     train(cut, [f"run.resume={cut}/ckpt/step_00000014.h5"], ranks)
     failures += compare(final_state(cut), reference, f"np{ranks} resumed at 14")
 
-two_to_three = fresh_dir("np2-to-np3")
-train(two_to_three, ["run.resume=never", "train.max_steps=21"], 2)
-train(two_to_three, ["run.resume=auto"], 3)
-reference = final_state(os.path.join(WORK, "straight-np1"))
+DETERMINISTIC = ["train.deterministic=true"]
+straight = {}
+for ranks in (1, 2):
+    straight[ranks] = fresh_dir(f"deterministic-straight-np{ranks}")
+    train(straight[ranks], DETERMINISTIC + ["run.resume=never"], ranks)
+two_to_three = fresh_dir("deterministic-np2-to-np3")
+train(two_to_three, DETERMINISTIC + ["run.resume=never", "train.max_steps=21"], 2)
+train(two_to_three, DETERMINISTIC + ["run.resume=auto"], 3)
+reference = final_state(straight[1])
 failures += compare(final_state(two_to_three), reference, "2 ranks resumed on 3 vs 1 rank straight")
-failures += compare(final_state(os.path.join(WORK, "straight-np2")), reference, "2 ranks straight vs 1 rank")
+failures += compare(final_state(straight[2]), reference, "2 ranks straight vs 1 rank")
 if failures:
     sys.exit("\n".join(failures))
 print("resume: byte-identical on 1 and 2 ranks, and 2 -> 3 ranks byte-identical to 1 rank straight")

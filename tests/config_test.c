@@ -54,7 +54,7 @@ static void test_defaults(void) {
   CHECK(c.train_lr == 1e-3 && c.train_beta1 == 0.9 && c.train_beta2 == 0.999 && c.train_eps == 1e-8, "adam");
   CHECK(c.train_seed == 0 && c.train_estimator == GSVAE_ESTIMATOR_GS && c.train_unrelaxed, "seed/estimator");
   CHECK(c.train_max_bad_steps == 10, "%d", c.train_max_bad_steps);
-  CHECK(c.train_deterministic && c.train_reduce_chunks == 8, "%d %d", c.train_deterministic, c.train_reduce_chunks);
+  CHECK(!c.train_deterministic && c.train_reduce_chunks == 8, "%d %d", c.train_deterministic, c.train_reduce_chunks);
   CHECK(c.tau_schedule == GSVAE_TAU_CONSTANT && c.tau_init == 1.0 && c.tau_min == 0.5 && c.tau_rate == 0 &&
             c.tau_every == 1,
         "tau");
