@@ -275,6 +275,20 @@ static void sf_weights(const cpu_model *model, const gsvae_real *params, const g
   }
 }
 
+/* Points the estimator's view at latent j of sample b: its logits, noise (the Gumbel blocks, then
+ * the Exp(1) blocks after the estimator's decoded samples), decoder input and kept state. */
+static cpu_latent_group *point_group(cpu_latent_group *group, cpu_model *model, const gsvae_real *logits,
+                                     const gsvae_real *noise, size_t noise_width, int b, int j) {
+  size_t width = (size_t)model->layout.latents * model->layout.categories;
+  size_t offset = (size_t)b * width + (size_t)j * group->categories;
+  group->logits = logits + offset;
+  group->gumbel = noise + b * noise_width + (size_t)j * group->categories;
+  group->exponential = group->gumbel + (size_t)group->settings->decoder_samples * width;
+  group->z = model->z + offset;
+  group->soft = model->soft + offset;
+  return group;
+}
+
 void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
                                 int batch, const gsvae_real *noise, const gsvae_estimator_settings *estimator,
                                 gsvae_real tau, const gsvae_real *gumbel_unrelaxed, bool accumulate, double *sums) {
@@ -295,15 +309,7 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
   cpu_latent_group group = {.noise_stride = (size_t)width, .z_stride = (size_t)batch * width,
                             .scratch = model->scratch, .categories = categories, .tau = tau, .settings = estimator};
   for (int b = 0; b < batch; b++)
-    for (int j = 0; j < latents; j++) {
-      size_t offset = (size_t)b * width + (size_t)j * categories;
-      group.logits = logits + offset;
-      group.gumbel = noise + b * noise_width + j * categories;
-      group.exponential = group.gumbel + (size_t)samples * width;
-      group.z = model->z + offset;
-      group.soft = model->soft + offset;
-      latent->forward(&group);
-    }
+    for (int j = 0; j < latents; j++) latent->forward(point_group(&group, model, logits, noise, noise_width, b, j));
   decoder_forward(model, params, model->z, rows);
   double bce = 0;
   for (int r = 0; r < rows; r++) {
@@ -330,13 +336,9 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
       for (int b = 0; b < batch; b++)
         for (int j = 0; j < latents; j++) {
           size_t offset = (size_t)b * width + (size_t)j * categories;
-          group.logits = logits + offset;
-          group.gumbel = noise + b * noise_width + j * categories;
-          group.exponential = group.gumbel + (size_t)samples * width;
-          group.z = model->z + offset;
-          group.soft = model->soft + offset;
           const gsvae_real *upstream = score_function ? grad_in + (size_t)b * samples : grad_in + offset;
-          latent->backward(&group, upstream, model->grad_logits + offset, &grad_log_tau);
+          latent->backward(point_group(&group, model, logits, noise, noise_width, b, j), upstream,
+                           model->grad_logits + offset, &grad_log_tau);
         }
       grad_out = model->grad_logits;
       grad_in = model->grad_a;

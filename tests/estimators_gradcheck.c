@@ -11,6 +11,7 @@
 #include "gsvae/cpu_model.h"
 #include "gsvae/estimators.h"
 #include "gsvae/rng.h"
+#include "expect.h"
 
 #define BATCH 3
 #define INPUT 6
@@ -20,12 +21,6 @@
  * wrong term (those are O(1) relative). */
 #define TOLERANCE 1e-6
 
-static int failures = 0;
-
-static void expect(int ok, const char *what, double value, double limit) {
-  printf("%-72s %10.3e (limit %.1e) %s\n", what, value, limit, ok ? "ok" : "FAILED");
-  if (!ok) failures++;
-}
 
 typedef struct {
   gsvae_config config;

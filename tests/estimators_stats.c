@@ -10,6 +10,7 @@
 #include "gsvae/cpu_model.h"
 #include "gsvae/estimators.h"
 #include "gsvae/rng.h"
+#include "expect.h"
 
 #define BATCH 2
 #define INPUT 6
@@ -26,12 +27,6 @@
 #define T_LIMIT 3.0
 #define TAU 1.0
 
-static int failures = 0;
-
-static void expect(int ok, const char *what, double value, double limit) {
-  printf("%-72s %10.3e (limit %.1e) %s\n", what, value, limit, ok ? "ok" : "FAILED");
-  if (!ok) failures++;
-}
 
 typedef struct {
   gsvae_config config;

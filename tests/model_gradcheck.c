@@ -10,6 +10,7 @@
 #include "gsvae/cpu_latent.h"
 #include "gsvae/cpu_model.h"
 #include "gsvae/rng.h"
+#include "expect.h"
 
 #define BATCH 3
 #define STEP 1e-5
@@ -25,12 +26,6 @@ typedef struct {
   int pick_at_start[BATCH * 64];
 } problem;
 
-static int failures = 0;
-
-static void expect(int ok, const char *what, double value, double limit) {
-  printf("%-64s %10.3e (limit %.1e) %s\n", what, value, limit, ok ? "ok" : "FAILED");
-  if (!ok) failures++;
-}
 
 static int argmax_of_sum(const double *a, const double *b, int n) {
   int best = 0;
