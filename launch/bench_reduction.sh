@@ -21,7 +21,7 @@ for ((rep = 0; rep < reps; rep++)); do
     done
   done
 done
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset (gsvae's pick)}, $(nproc) cores, $reps interleaved repetitions"
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset, OpenBLAS picks}, $(nproc) cores, $reps interleaved repetitions"
 echo
 echo "| ranks | train.deterministic | samples/s (rows at steps 200 and 300) | ms/step (median) |"
 echo "|---|---|---|---|"
