@@ -13,6 +13,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import estimators_reference as ref  # noqa: E402
+from checks import check, finish, relative  # noqa: E402
 from reference_model import CategoricalVAE, make_optimizer  # noqa: E402
 
 # Each comparison is against the float64 reference (the exact computation on the float32 inputs);
@@ -30,18 +31,8 @@ UPDATE_FLOOR = 1e-2
 # limit is 3 times that RMS estimate (3 standard deviations), computed from the case's own losses.
 SF_ROUNDING_SIGMAS = 3
 
-failures = []
 
 
-def check(ok, what, value, limit):
-    print(f"{what:<72} {value:10.3e} (limit {limit:.1e}) {'ok' if ok else 'FAILED'}")
-    if not ok:
-        failures.append(what)
-
-
-def relative(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
 
 
 def run(f, case, dtype):
@@ -154,10 +145,7 @@ def main(path):
         limit = max(UPDATE_FLOOR, 2 * worst_noise)
         check(worst_ours <= limit, f"{case}: parameter change after the steps vs float64 (worst tensor)", worst_ours,
               limit)
-    if failures:
-        print(f"{len(failures)} check(s) FAILED")
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

@@ -26,8 +26,11 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_model import CategoricalVAE, make_optimizer  # noqa: E402
+from checks import check, finish, relative  # noqa: E402
+from reference_model import CategoricalVAE  # noqa: E402
 
+# Each step's checks print only when they fail (GSVAE_PARITY_VERBOSE=1: all); a summary per case.
+QUIET = not os.environ.get("GSVAE_PARITY_VERBOSE")
 CASES = ("gs_tau1", "gs_tau0.5", "st_tau1", "st_tau0.5")
 STEPS = 20
 UNIT_ROUNDOFF = 2.0**-24
@@ -46,19 +49,8 @@ GRAD_TOLERANCE = 1e-5
 # KL(q || uniform) = sum q (log q + log K) cancels (it is 0 at a uniform q), so its rounding is
 # relative to the sum of its terms' magnitudes, not to its value: LOSS_TOLERANCE of that.
 
-failures = []
 
 
-def check(ok, what, value, limit):
-    if not ok or os.environ.get("GSVAE_PARITY_VERBOSE"):
-        print(f"{what:<78} {value:10.3e} (limit {limit:.1e}) {'ok' if ok else 'FAILED'}")
-    if not ok:
-        failures.append(what)
-
-
-def relative(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
 
 
 def gamma(n):
@@ -267,13 +259,13 @@ def check_step(case, step, f, state, worst):
         error = abs(value - exact[key]) / scale
         worst["loss"] = max(worst["loss"], error)
         worst["loss32"] = max(worst["loss32"], abs(outputs[torch.float32][key] - exact[key]) / scale)
-        check(error <= LOSS_TOLERANCE, f"{where}: {key} loss vs float64", error, LOSS_TOLERANCE)
+        check(error <= LOSS_TOLERANCE, f"{where}: {key} loss vs float64", error, LOSS_TOLERANCE, QUIET)
     gsvae_grads = {name: f["grad_sums"][name][:] for name in f["grad_sums"]}
     for name, grad in gsvae_grads.items():
         error = relative(grad.astype(np.float64) / batch, grads[torch.float64][name])
         worst["grad"] = max(worst["grad"], error)
         worst["grad32"] = max(worst["grad32"], relative(grads[torch.float32][name], grads[torch.float64][name]))
-        check(error <= GRAD_TOLERANCE, f"{where}: gradient of {name} vs float64", error, GRAD_TOLERANCE)
+        check(error <= GRAD_TOLERANCE, f"{where}: gradient of {name} vs float64", error, GRAD_TOLERANCE, QUIET)
 
     # gsvae divides the gradient sums by the batch in float32 inside Adam: the same one rounding here
     mean_grads = {name: torch.from_numpy(grad) / np.float32(batch) for name, grad in gsvae_grads.items()}
@@ -284,7 +276,8 @@ def check_step(case, step, f, state, worst):
             difference = np.abs(f["after"][part][name][:].astype(np.float64) - expected[part][name].double().numpy())
             ratio = float(np.max(difference / np.maximum(bounds[part][name], 1e-300)))
             worst["adam"] = max(worst["adam"], ratio)
-            check(ratio <= 1, f"{where}: Adam's {part} of {name} vs PyTorch (of the rounding bound)", ratio, 1)
+            check(ratio <= 1, f"{where}: Adam's {part} of {name} vs PyTorch (of the rounding bound)", ratio, 1,
+                  QUIET)
     return {part: read_tensors(f["after"][part]) for part in ("params", "exp_avg", "exp_avg_sq")}
 
 
@@ -307,10 +300,7 @@ def main(parity_step, work):
         print(f"{case}: {STEPS} steps from gsvae's state: losses vs float64 {worst['loss']:.1e} (PyTorch float32 "
               f"{worst['loss32']:.1e}), gradients {worst['grad']:.1e} (PyTorch float32 {worst['grad32']:.1e}), "
               f"Adam within {worst['adam']:.2f} of its rounding bound, {worst['flips']} decision(s) inside the float32 error bound")
-    if failures:
-        print(f"{len(failures)} check(s) FAILED")
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

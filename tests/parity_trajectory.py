@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 from reference_model import CategoricalVAE, make_optimizer, train_step  # noqa: E402
 
 # Losses and the parameter change are compared relative to their size. Double rounding gives
@@ -22,13 +23,7 @@ from reference_model import CategoricalVAE, make_optimizer, train_step  # noqa: 
 # correction's step) gives >= 1e-4 within 20 steps. 1e-9 sits six orders of magnitude from both.
 TOLERANCE = 1e-9
 
-failures = []
 
-
-def check(ok, what, value, limit):
-    print(f"{what:<70} {value:10.3e} (limit {limit:.1e}) {'ok' if ok else 'FAILED'}")
-    if not ok:
-        failures.append(what)
 
 
 def main(path):
@@ -58,10 +53,7 @@ def main(path):
             change = value.numpy() - initial[name].numpy()
             worst = max(worst, float(np.linalg.norm(ours - initial[name].numpy() - change) / np.linalg.norm(change)))
         check(worst <= TOLERANCE, f"{case}: parameter change after {x.shape[0]} steps (worst tensor)", worst, TOLERANCE)
-    if failures:
-        print(f"{len(failures)} check(s) FAILED")
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":
