@@ -1,8 +1,9 @@
 /* Writes what the estimators' PyTorch parity check (estimators_parity.py) needs, for every
  * estimator beyond gs/st (and tau.learn): initial weights, each step's batch and noise as the
- * estimator's noise row is specified (estimators.h), drawn here from the generator directly, and
- * what the CPU backend computed from the same state (step 0's gradient sums, every step's losses,
- * the parameters after STEPS Adam steps). A small model of ReinMax's 8 x 4 latent shape. */
+ * estimator's noise row is specified (estimators.h), drawn here from the generator directly, and,
+ * for each of STEPS steps of the CPU backend, the state it started from (parameters with log tau
+ * and sf's moving average), its gradient sums and its losses, and the parameters after the last
+ * step. A small model of ReinMax's 8 x 4 latent shape. */
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
@@ -143,6 +144,11 @@ int main(int argc, char **argv) {
       gsvae_step step = {.step = s, .epoch = 0, .batch_start = (long)s * BATCH, .global_count = BATCH,
                          .local_start = 0, .local_count = BATCH, .chunk_count = 1, .first_chunk = 0,
                          .local_chunks = 1, .tau = (float)pc->tau};
+      /* the state this step starts from, so that the check computes the same step from it */
+      char path[64];
+      backend->get_state(backend, params, NULL, NULL);
+      snprintf(path, sizeof path, "steps/%d/params", s);
+      gsvae_tensors_h5_write(group, path, &layout, params);
       backend->forward_backward(backend, &step);
       size_t reduce_count;
       float *reduce = backend->reduce_buffer(backend, &reduce_count);
@@ -150,7 +156,8 @@ int main(int argc, char **argv) {
       losses[0][s] = metrics[GSVAE_METRIC_RELAXED] / metrics[GSVAE_METRIC_SAMPLES];
       losses[1][s] = metrics[GSVAE_METRIC_BCE] / metrics[GSVAE_METRIC_SAMPLES];
       losses[2][s] = metrics[GSVAE_METRIC_KL] / metrics[GSVAE_METRIC_SAMPLES];
-      if (s == 0) gsvae_tensors_h5_write(group, "grad_sums", &layout, reduce);
+      snprintf(path, sizeof path, "steps/%d/grad_sums", s);
+      gsvae_tensors_h5_write(group, path, &layout, reduce);
       backend->update(backend, &step);
     }
     gsvae_metric_sums sums;
