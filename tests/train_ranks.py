@@ -14,6 +14,8 @@ import h5py
 import numpy as np
 import yaml
 
+from ckpt_common import read_tree  # same command line: GSVAE MPIEXEC DATA_DIR WORK
+
 gsvae, mpiexec, data_dir, work = sys.argv[1:5]
 MPI_FLAGS = ["--allow-run-as-root", "--oversubscribe"]
 OVERRIDES = [f"data.dir={data_dir}", "train.batch=50", "train.epochs=1", "run.log_every=1", "train.seed=7",
@@ -41,11 +43,7 @@ def read(run_dir):
     out = {}
     for label, path in (("ckpt", os.path.join(run_dir, "ckpt", "step_00000010.h5")),
                         ("run", os.path.join(run_dir, "run.h5"))):
-        with h5py.File(path, "r") as f:
-            for group in GROUPS:
-                if group in f:
-                    for name, dataset in f[group].items():
-                        out[f"{label}:{group}/{name}"] = dataset[:]
+        out.update({f"{label}:{key}": value for key, value in read_tree(path, GROUPS).items()})
     return out
 
 
