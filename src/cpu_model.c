@@ -394,6 +394,49 @@ void cpu_model_decode(cpu_model *model, const gsvae_real *params, const gsvae_re
          (size_t)batch * layout->input_dim * sizeof(gsvae_real));
 }
 
+void cpu_model_decoder_gradient(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *z,
+                                const gsvae_real *x, int rows, const gsvae_real *row_weight, gsvae_real *row_loss) {
+  const gsvae_layout *layout = &model->layout;
+  int first = layout->encoder_layers, last = layout->layer_count - 1, dim = layout->input_dim;
+  reserve_rows(model, rows);
+  decoder_forward(model, params, z, rows);
+  for (int r = 0; r < rows; r++) {
+    gsvae_real *grad_row = model->grad_a + (size_t)r * dim;
+    row_loss[r] = cpu_bce_row(model->activations[last] + (size_t)r * dim, x + (size_t)r * dim, dim, grad_row);
+    if (row_weight)
+      for (int d = 0; d < dim; d++) grad_row[d] *= row_weight[r];
+  }
+  if (!row_weight) return;
+  gsvae_real *grad_out = model->grad_a, *grad_in = model->grad_b;
+  for (int l = last; l >= first; l--) {
+    const gsvae_real *in = l == first ? z : model->activations[l - 1];
+    linear_backward(model, l, params, in, model->activations[l], grad_out, rows, grads, l == first ? NULL : grad_in,
+                    true);
+    gsvae_real *swap = grad_out;
+    grad_out = grad_in;
+    grad_in = swap;
+  }
+}
+
+double cpu_model_encoder_gradient(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
+                                  int batch, const gsvae_real *grad_logits) {
+  check_batch(model, batch);
+  const gsvae_layout *layout = &model->layout;
+  size_t width = (size_t)layout->latents * layout->categories;
+  encoder_forward(model, params, x, batch);
+  double kl = kl_and_pick(model, model->activations[layout->encoder_layers - 1], batch, NULL, model->grad_logits);
+  for (size_t i = 0; i < (size_t)batch * width; i++) model->grad_logits[i] += grad_logits[i];
+  gsvae_real *grad_out = model->grad_logits, *grad_in = model->grad_a;
+  for (int l = layout->encoder_layers - 1; l >= 0; l--) {
+    const gsvae_real *in = l == 0 ? x : model->activations[l - 1];
+    linear_backward(model, l, params, in, model->activations[l], grad_out, batch, grads, l == 0 ? NULL : grad_in,
+                    true);
+    grad_out = grad_in;
+    grad_in = grad_out == model->grad_a ? model->grad_b : model->grad_a;
+  }
+  return kl;
+}
+
 const gsvae_real *cpu_model_layer_output(const cpu_model *model, int layer) { return model->activations[layer]; }
 const gsvae_real *cpu_model_decoder_input(const cpu_model *model) { return model->z; }
 const int *cpu_model_unrelaxed_picks(const cpu_model *model) { return model->picked; }

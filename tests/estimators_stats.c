@@ -1,13 +1,16 @@
 /* The estimators' statistics on a latent space small enough to enumerate (2 latents x 3 categories,
  * a tiny model, in double): the exact gradient of the unrelaxed objective E_q[BCE] + KL by central
- * differences of its 9-term enumeration; sf (both baselines) unbiased for it within its standard
- * error, a check that ST-GS's bias fails; GR-MCK's variance falling with K and below ST-GS's. */
+ * differences of its 9-term enumeration; `gsvae estimators`' references against it (the enumeration
+ * to rounding, the local expectation unbiased and of less variance than sf); sf (both baselines)
+ * unbiased for it within its standard error, a check that ST-GS's bias fails; GR-MCK's variance
+ * falling with K and below ST-GS's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gsvae/backend.h"
 #include "gsvae/cpu_model.h"
+#include "gsvae/cpu_reference.h"
 #include "gsvae/estimators.h"
 #include "gsvae/rng.h"
 #include "expect.h"
@@ -112,6 +115,21 @@ static void sample_gradients(setting *st, gsvae_estimator kind, int samples, gsv
   free(noise), free(row);
 }
 
+/* DRAWS local-expectation gradients (cpu_reference.h), Gumbel noise of step n for draw n. */
+static void sample_local_gradients(setting *st, double *draws) {
+  cpu_reference *reference = cpu_reference_create(&st->layout, BATCH, false);
+  double gumbel[BATCH * WIDTH];
+  float row[WIDTH];
+  for (int n = 0; n < DRAWS; n++) {
+    for (int b = 0; b < BATCH; b++) {
+      gsvae_fill_gumbel(row, WIDTH, 29, GSVAE_NOISE_GUMBEL, (uint64_t)n, (uint64_t)b);
+      for (int i = 0; i < WIDTH; i++) gumbel[b * WIDTH + i] = row[i];
+    }
+    cpu_reference_local(reference, st->params, draws + (size_t)n * st->layout.param_count, st->x, BATCH, gumbel);
+  }
+  cpu_reference_free(reference);
+}
+
 /* The largest |mean - exact| / standard error over the coordinates. */
 static double largest_z(const double *draws, const double *exact, size_t count) {
   double worst = 0;
@@ -176,6 +194,25 @@ int main(void) {
   exact_gradient(&st, exact);
   printf("%zu parameters, %d draws each\n", count, DRAWS);
 
+  size_t encoder_end = st.layout.weight_offset[st.layout.encoder_layers];
+  /* The enumeration in cpu_reference.c against the central differences: both are the exact
+   * gradient; the differences carry O(h^2) ~ 1e-10 truncation and eps f / h ~ 1e-10 rounding. */
+  cpu_reference *reference = cpu_reference_create(&st.layout, BATCH, true);
+  double *enumerated = malloc(count * sizeof(double)), worst = 0;
+  cpu_reference_exact(reference, st.params, enumerated, st.x, BATCH);
+  for (size_t i = 0; i < count; i++) worst = fmax(worst, fabs(enumerated[i] - exact[i]) / fmax(fabs(exact[i]), 1));
+  expect(worst <= 1e-7, "reference by enumeration vs central differences (max relative)", worst, 1e-7);
+  cpu_reference_free(reference);
+  free(enumerated);
+  sample_local_gradients(&st, draws);
+  expect(largest_z(draws, exact, count) <= Z_LIMIT, "local-expectation reference: largest |bias| / standard error",
+         largest_z(draws, exact, count), Z_LIMIT);
+  double local_variance[BATCHES], sf_variance[BATCHES];
+  batch_variances(draws, count, 0, encoder_end, local_variance);
+  sample_gradients(&st, GSVAE_ESTIMATOR_SF, 4, GSVAE_SF_BASELINE_LOO, draws);
+  batch_variances(draws, count, 0, encoder_end, sf_variance);
+  expect_larger("local expectation has less encoder-gradient variance than sf (4, loo)", sf_variance, local_variance);
+
   /* sf's baseline state: the moving average is unset (weight 0), i.e. baseline 0 */
   sample_gradients(&st, GSVAE_ESTIMATOR_SF, 1, GSVAE_SF_BASELINE_EMA, draws);
   expect(largest_z(draws, exact, count) <= Z_LIMIT, "sf, 1 sample, no baseline: largest |bias| / standard error",
@@ -188,7 +225,6 @@ int main(void) {
   expect(largest_z(draws, exact, count) > Z_LIMIT, "st (biased): largest |bias| / standard error exceeds the limit",
          largest_z(draws, exact, count), Z_LIMIT);
 
-  size_t encoder_end = st.layout.weight_offset[st.layout.encoder_layers];
   double variance[4][BATCHES];
   batch_variances(draws, count, 0, encoder_end, variance[0]);
   const int ks[3] = {1, 10, 100};

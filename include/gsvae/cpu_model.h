@@ -38,6 +38,8 @@ typedef struct cpu_model cpu_model;  /* activation workspace for up to max_batch
 #define cpu_model_layer_output GSVAE_CPU(cpu_model_layer_output)
 #define cpu_model_decoder_input GSVAE_CPU(cpu_model_decoder_input)
 #define cpu_model_unrelaxed_picks GSVAE_CPU(cpu_model_unrelaxed_picks)
+#define cpu_model_decoder_gradient GSVAE_CPU(cpu_model_decoder_gradient)
+#define cpu_model_encoder_gradient GSVAE_CPU(cpu_model_encoder_gradient)
 
 cpu_model *cpu_model_create(const gsvae_layout *layout, int max_batch);
 void cpu_model_free(cpu_model *model);
@@ -62,6 +64,19 @@ void cpu_model_encode(cpu_model *model, const gsvae_real *params, const gsvae_re
 /* The decoder's pre-sigmoid output (batch x D) for latents z (batch x L*K). */
 void cpu_model_decode(cpu_model *model, const gsvae_real *params, const gsvae_real *z, int batch,
                       gsvae_real *output_logits);
+
+/* The two halves of a gradient assembled outside the trained objective (the exact and the
+ * local-expectation gradients of the unrelaxed objective, cpu_reference.h).
+ * Decoder: the decoder on `rows` latent rows z (rows x L*K, one-hot or not) against x's rows
+ * (rows x D): row_loss[r] gets row r's BCE, and when row_weight != NULL, grads' decoder entries
+ * get sum_r row_weight[r] times the gradient of row r's BCE added (the other entries untouched).
+ * Encoder: grads' encoder entries get the gradient of the batch's summed KL(q || uniform) plus
+ * that of a loss whose gradient in the logits (batch x L*K, after the logits' ReLU where the
+ * layout has it) is grad_logits, added; returns the KL sum. */
+void cpu_model_decoder_gradient(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *z,
+                                const gsvae_real *x, int rows, const gsvae_real *row_weight, gsvae_real *row_loss);
+double cpu_model_encoder_gradient(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
+                                  int batch, const gsvae_real *grad_logits);
 
 /* The branch decisions of the last cpu_model_forward_backward, for tests that compare them with a
  * reference computed in other arithmetic: layer `layer`'s output (after its ReLU, batch x out),
