@@ -1,6 +1,7 @@
-/* Curves of one or more runs in one PLplot picture (pngcairo / svgcairo): relaxed (solid) and
- * unrelaxed (dashed) training loss, test loss (circles), tau (dotted, right axis), one colour
- * per run, a legend naming each run by the config keys that differ between the runs. */
+/* PLplot pictures (pngcairo / svgcairo): the page and colours every picture shares (plot.h), and
+ * the curves of one or more runs: relaxed (solid) and unrelaxed (dashed) training loss, test loss
+ * (circles), tau (dotted, right axis), one colour per run, a legend naming each run by the config
+ * keys that differ between the runs. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,10 +9,11 @@
 #include <strings.h>
 #include "gsvae/analysis.h"
 #include "gsvae/check.h"
+#include "gsvae/plot.h"
 #ifdef GSVAE_HAVE_PLPLOT
 #include <plplot/plplot.h>
 
-enum { FIRST_RUN_COLOUR = 2, RUN_COLOURS = 10, LABEL_LEN = 256 };
+enum { FIRST_RUN_COLOUR = GSVAE_PLOT_FIRST_COLOUR, RUN_COLOURS = GSVAE_PLOT_COLOURS, LABEL_LEN = 256 };
 /* matplotlib's tab10: distinguishable, and familiar to the people reading these plots. */
 static const int palette[RUN_COLOURS][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40},
                                             {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
@@ -41,8 +43,22 @@ static bool device_available(const char *device) {
   return false;
 }
 
-/* PLplot draws NaN as garbage: draw each stretch of finite points on its own. */
-static void line_finite(int n, const double *x, const double *y) {
+int gsvae_plot_open(const char *path, int width, int height, char *err) {
+  const char *device = device_for(path);
+  if (!device) return gsvae_errorf(err, "-o %s: expected a .png or .svg file name", path);
+  if (!device_available(device))
+    return gsvae_errorf(err, "PLplot has no '%s' driver: install plplot-driver-cairo", device);
+  plsdev(device);
+  plsfnam(path);
+  plspage(0.0, 0.0, width, height, 0, 0);
+  plscolbg(255, 255, 255);
+  plscol0(1, 0, 0, 0);
+  for (int i = 0; i < RUN_COLOURS; i++) plscol0(FIRST_RUN_COLOUR + i, palette[i][0], palette[i][1], palette[i][2]);
+  plinit();
+  return 0;
+}
+
+void gsvae_plot_line_finite(int n, const double *x, const double *y) {
   for (int start = 0; start < n;) {
     while (start < n && !isfinite(y[start])) start++;
     int end = start;
@@ -111,44 +127,33 @@ static void draw_run(const gsvae_run *run, int colour, const plot_ranges *r) {
   plwind(0.0, r->x_max, r->y_min, r->y_max);
   plwidth(1.6);
   pllsty(1);
-  line_finite(n, x, steps->columns[GSVAE_STEP_RELAXED]);
+  gsvae_plot_line_finite(n, x, steps->columns[GSVAE_STEP_RELAXED]);
   set_dashes(UNRELAXED_DASHES);
-  line_finite(n, x, steps->columns[GSVAE_STEP_UNRELAXED]);
+  gsvae_plot_line_finite(n, x, steps->columns[GSVAE_STEP_UNRELAXED]);
   pllsty(1);
   plwidth(1.0);
   double *epoch_x = epoch_steps(run);
   const double *test = epochs->columns[GSVAE_EPOCH_TEST_LOSS];
-  line_finite((int)epochs->rows, epoch_x, test);
+  gsvae_plot_line_finite((int)epochs->rows, epoch_x, test);
   for (size_t e = 0; e < epochs->rows; e++)
     if (isfinite(test[e])) plpoin(1, epoch_x + e, test + e, 4);
   free(epoch_x);
   plwind(0.0, r->x_max, 0.0, r->tau_max);
   set_dashes(TAU_DOTS);
-  line_finite(n, x, steps->columns[GSVAE_STEP_TAU]);
+  gsvae_plot_line_finite(n, x, steps->columns[GSVAE_STEP_TAU]);
   pllsty(1);
 }
 
 int gsvae_plot_runs(const gsvae_run *runs, int count, const char *path, char *err) {
-  const char *device = device_for(path);
-  if (!device) return gsvae_errorf(err, "-o %s: expected a .png or .svg file name", path);
-  if (!device_available(device))
-    return gsvae_errorf(err, "PLplot has no '%s' driver: install plplot-driver-cairo", device);
   plot_ranges r = find_ranges(runs, count);
   if (!isfinite(r.y_min) || !isfinite(r.y_max))
     return gsvae_errorf(err, "%s: no finite losses logged yet, nothing to plot", count == 1 ? runs[0].file : "the runs");
+  /* The legend goes below the axes, one row per run: the page grows by a row's height per run. */
+  const int legend_row_px = 34, page_height = 760 + legend_row_px * count;
+  if (gsvae_plot_open(path, 1200, page_height, err)) return -1;
   char **labels = mallocCheck((size_t)count * sizeof *labels);
   for (int i = 0; i < count; i++) labels[i] = mallocCheck(LABEL_LEN);
   gsvae_run_labels(runs, count, labels, LABEL_LEN);
-
-  plsdev(device);
-  plsfnam(path);
-  /* The legend goes below the axes, one row per run: the page grows by a row's height per run. */
-  const int legend_row_px = 34, page_height = 760 + legend_row_px * count;
-  plspage(0.0, 0.0, 1200, page_height, 0, 0);
-  plscolbg(255, 255, 255);
-  plscol0(1, 0, 0, 0);
-  for (int i = 0; i < RUN_COLOURS; i++) plscol0(FIRST_RUN_COLOUR + i, palette[i][0], palette[i][1], palette[i][2]);
-  plinit();
   pladv(0);
   double legend_height = (double)(legend_row_px * count) / page_height;
   plvpor(0.10, 0.89, 0.14 + legend_height, 0.90);
@@ -186,8 +191,12 @@ int gsvae_plot_runs(const gsvae_run *runs, int count, const char *path, char *er
   return 0;
 }
 #else
-int gsvae_plot_runs(const gsvae_run *runs, int count, const char *path, char *err) {
+int gsvae_plot_open(const char *path, int width, int height, char *err) {
   return gsvae_errorf(err, "%s: this gsvae was built without PLplot (install libplplot-dev and "
                            "plplot-driver-cairo, then rebuild)", path);
+}
+
+int gsvae_plot_runs(const gsvae_run *runs, int count, const char *path, char *err) {
+  return gsvae_plot_open(path, 0, 0, err);
 }
 #endif

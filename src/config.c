@@ -760,7 +760,7 @@ static int check_estimator(const gsvae_config *config, char *err) {
   return 0;
 }
 
-static int check_across_keys(const gsvae_config *config, char *err) {
+int gsvae_config_check(const gsvae_config *config, char *err) {
   long long latent_width = (long long)config->model_latents * config->model_categories;
   if (latent_width > INT_MAX)
     return gsvae_errorf(err, "model.latents x model.categories = %d x %d = %lld is too large (at most %d)",
@@ -854,5 +854,5 @@ int gsvae_config_load(gsvae_config *config, const char *yaml_path, int override_
   if (yaml_path && load_file(config, yaml_path, err)) return -1;
   for (int i = 0; i < override_count; i++)
     if (apply_override(config, overrides[i], err)) return -1;
-  return check_across_keys(config, err);
+  return gsvae_config_check(config, err);
 }

@@ -90,7 +90,7 @@ static double totals_mean(const metric_totals *totals, double sum) {
  * unless the user said otherwise. A rank that mpirun or srun bound to some cores gets one thread
  * per core of its binding; an unbound rank gets its share of the node's cores, counted over the
  * world, not the run's communicator, since sweep groups share the node too. */
-static void share_cores_among_local_ranks(void) {
+void gsvae_share_cores_among_local_ranks(void) {
   if (getenv("OPENBLAS_NUM_THREADS") || getenv("OMP_NUM_THREADS")) return;
   MPI_Comm node;
   int local_ranks = 1;
@@ -124,7 +124,7 @@ static void open_backend(trainer *t, MPI_Comm mpi) {
 #endif
   if (!t->backend) {
     gsvae_float_mode_set(config->train_flush_denormals); /* before the thread count: it restarts the pool */
-    share_cores_among_local_ranks();
+    gsvae_share_cores_among_local_ranks();
     t->backend = gsvae_cpu_backend_create(config, &t->layout, &t->train, &t->test, t->max_rows, t->max_local_chunks);
     t->comm = gsvae_mpi_comm_create(mpi);
   }

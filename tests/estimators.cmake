@@ -1,6 +1,7 @@
 # The estimator suite: parity of each estimator with PyTorch (tests/estimators_reference.py, written
 # from the papers; ReinMax from the reinmax package), gradient checks of the score-function surrogate
-# and of tau.learn, and statistics against the exact gradient on an enumerable latent space.
+# and of tau.learn, statistics against the exact gradient on an enumerable latent space, and the
+# `gsvae estimators` command.
 add_executable(estimators_dump ${CMAKE_CURRENT_SOURCE_DIR}/estimators_dump.c)
 target_link_libraries(estimators_dump PRIVATE gsvae_lib)
 add_test(NAME estimators_parity_dump COMMAND estimators_dump ${CMAKE_CURRENT_BINARY_DIR}/estimators_parity.h5)
@@ -23,4 +24,10 @@ add_test(NAME estimators_resume
          COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/estimators_resume.py ${GSVAE_BIN} ${GSVAE_MPIEXEC}
                  ${GSVAE_SMALL_DATA} ${CMAKE_CURRENT_BINARY_DIR}/estimators_resume)
 set_tests_properties(estimators_resume PROPERTIES FIXTURES_REQUIRED small_data TIMEOUT 900
+                     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;PYTHONPATH=${CMAKE_CURRENT_SOURCE_DIR}")
+
+add_test(NAME estimators_cli
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/estimators_cli.py ${GSVAE_BIN} ${GSVAE_MPIEXEC}
+                 ${GSVAE_SMALL_DATA} ${CMAKE_CURRENT_BINARY_DIR}/estimators_cli)
+set_tests_properties(estimators_cli PROPERTIES FIXTURES_REQUIRED small_data TIMEOUT 900
                      ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;PYTHONPATH=${CMAKE_CURRENT_SOURCE_DIR}")

@@ -32,6 +32,8 @@ int gsvae_cmd_recon(int argc, char **argv);
 int gsvae_cmd_eval(int argc, char **argv);
 int gsvae_cmd_plot(int argc, char **argv);
 int gsvae_cmd_compare(int argc, char **argv);
+/* Gradient estimators against the unrelaxed objective's gradient at a checkpoint (cmd_estimators.c). */
+int gsvae_cmd_estimators(int argc, char **argv);
 /* A grid of configs trained under one mpirun, the world split into groups (cmd_sweep.c). */
 int gsvae_cmd_sweep(int argc, char **argv);
 /* Versions the binary was built with and the GPUs each rank sees (cmd_info.c). */

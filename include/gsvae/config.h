@@ -88,6 +88,10 @@ int gsvae_config_load(gsvae_config *config, const char *yaml_path, int override_
 /* Parses YAML text (nested mappings or dotted keys) into config; source names it in errors. */
 int gsvae_config_load_yaml_text(gsvae_config *config, const char *text, size_t length, const char *source, char *err);
 
+/* The checks across keys that gsvae_config_load ends with, for a config changed after loading;
+ * 0, or -1 with a message. */
+int gsvae_config_check(const gsvae_config *config, char *err);
+
 /* The resolved config as YAML (nested, every key); malloc'd, the caller frees. */
 char *gsvae_config_to_yaml(const gsvae_config *config);
 /* train.estimator's word for an estimator ("st_softmax"), and back (0, or -1 for no such word). */

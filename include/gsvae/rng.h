@@ -22,7 +22,8 @@ enum gsvae_noise_purpose {
   GSVAE_NOISE_EVAL = 6,              /* test loss: step 0, sample = test index */
   GSVAE_NOISE_PRIOR = 7,             /* analysis: latents drawn from the uniform prior */
   GSVAE_NOISE_IMPORTANCE = 8,        /* analysis: importance-weighted samples */
-  GSVAE_NOISE_GUMBEL_CONDITIONAL = 9 /* grmck: Exp(1) draws of the Gumbels conditioned on the sample */
+  GSVAE_NOISE_GUMBEL_CONDITIONAL = 9, /* grmck: Exp(1) draws of the Gumbels conditioned on the sample */
+  GSVAE_NOISE_REFERENCE = 10         /* analysis: the local-expectation reference's samples, step = draw */
 };
 
 /* Four 32-bit words for the block index/4 of (sample, step): lane index%4 is draw `index`. */
