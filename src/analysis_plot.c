@@ -58,6 +58,22 @@ int gsvae_plot_open(const char *path, int width, int height, char *err) {
   return 0;
 }
 
+void gsvae_plot_legend(int count, const char *const *labels, int rows, int columns, double offset) {
+  int *options = mallocCheck((size_t)count * sizeof(int)), *colours = mallocCheck((size_t)count * sizeof(int));
+  int *styles = mallocCheck((size_t)count * sizeof(int));
+  double *widths = mallocCheck((size_t)count * sizeof(double)), legend_width, legend_height;
+  for (int i = 0; i < count; i++) {
+    options[i] = PL_LEGEND_LINE;
+    colours[i] = FIRST_RUN_COLOUR + i % RUN_COLOURS;
+    styles[i] = 1;
+    widths[i] = 2.0;
+  }
+  pllegend(&legend_width, &legend_height, PL_LEGEND_BACKGROUND, PL_POSITION_BOTTOM | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT,
+           0.0, offset, 0.05, 0, 1, 1, rows, columns, count, options, 1.0, 0.9, 1.6, 0.0, colours, labels, NULL, NULL,
+           NULL, NULL, colours, styles, widths, NULL, NULL, NULL, NULL);
+  free(options), free(colours), free(styles), free(widths);
+}
+
 void gsvae_plot_line_finite(int n, const double *x, const double *y) {
   for (int start = 0; start < n;) {
     while (start < n && !isfinite(y[start])) start++;
@@ -168,26 +184,10 @@ int gsvae_plot_runs(const gsvae_run *runs, int count, const char *path, char *er
   plmtex("r", 4.0, 0.5, 0.5, "temperature #gt");
   for (int i = 0; i < count; i++) draw_run(&runs[i], FIRST_RUN_COLOUR + i % RUN_COLOURS, &r);
 
-  int *options = mallocCheck((size_t)count * sizeof(int)), *colours = mallocCheck((size_t)count * sizeof(int));
-  int *styles = mallocCheck((size_t)count * sizeof(int));
-  double *widths = mallocCheck((size_t)count * sizeof(double));
-  for (int i = 0; i < count; i++) {
-    options[i] = PL_LEGEND_LINE;
-    colours[i] = FIRST_RUN_COLOUR + i % RUN_COLOURS;
-    styles[i] = 1;
-    widths[i] = 2.0;
-  }
-  double legend_width, legend_drawn_height;
-  pllegend(&legend_width, &legend_drawn_height, PL_LEGEND_BACKGROUND, PL_POSITION_BOTTOM | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT,
-           0.0, 0.09, 0.05, 0, 1, 1, count, 1, count, options, 1.0, 0.9, 1.6, 0.0, colours,
-           (const char *const *)labels, NULL, NULL, NULL, NULL, colours, styles, widths, NULL, NULL, NULL, NULL);
+  gsvae_plot_legend(count, (const char *const *)labels, count, 1, 0.09);
   plend();
   for (int i = 0; i < count; i++) free(labels[i]);
   free(labels);
-  free(options);
-  free(colours);
-  free(styles);
-  free(widths);
   return 0;
 }
 #else

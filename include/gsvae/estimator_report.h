@@ -17,7 +17,7 @@ typedef struct {
   double step_ms;          /* median time of one draw (the step's forward and backward) on rank 0 */
 } estimator_measure;
 
-/* The measures' bias, sd and cosine against tau, one colour per label, into FILE.png or FILE.svg;
+/* The measures' encoder bias, sd and cosine against tau, one colour per label, into FILE.png or FILE.svg;
  * 0, or -1 with a message. */
 int gsvae_plot_estimators(const estimator_measure *measures, int count, const char *title, const char *path,
                           char *err);

@@ -14,4 +14,7 @@ int gsvae_plot_open(const char *path, int width, int height, char *err);
 #ifdef GSVAE_HAVE_PLPLOT
 /* plline over each stretch of finite points (PLplot draws NaN as garbage), a lone point as a dot. */
 void gsvae_plot_line_finite(int n, const double *x, const double *y);
+/* A legend of `count` solid lines in the series colours, rows x columns, below the viewport by
+ * `offset` of its height. */
+void gsvae_plot_legend(int count, const char *const *labels, int rows, int columns, double offset);
 #endif
