@@ -1,6 +1,8 @@
 /* The CPU backend: parameters, Adam's moments and the chunks' partial gradients in host memory;
  * each step gathers a chunk's rows and draws their Gumbel noise from the counter-based generator,
- * runs cpu_model.c on it, and update() folds the chunks over ranks and runs Adam on this rank's shard. */
+ * runs cpu_model.c on it, and update() folds the chunks over ranks and runs Adam on this rank's shard.
+ * With train.deterministic the rank's cores work on whole chunks side by side, each with
+ * single-threaded products, so that neither the ranks nor the threads change the bits. */
 #include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
@@ -12,8 +14,18 @@
 #include "gsvae/comm.h"
 #include "gsvae/cpu_model.h"
 #include "gsvae/estimators.h"
+#include "gsvae/parallel.h"
 #include "gsvae/rng.h"
 
+
+/* What one thread needs to compute a chunk: the model's workspace and the chunk's rows and noise. */
+typedef struct {
+  cpu_model *model;
+  float *x, *noise, *gumbel_unrelaxed;
+} chunk_worker;
+
+/* Threads a rank computes chunks on, at most (more would wait: chunks are few). */
+#define GSVAE_MAX_WORKERS 16
 
 typedef struct {
   gsvae_backend base;            /* first, so that the vtable's pointer is the backend's */
@@ -21,7 +33,8 @@ typedef struct {
   gsvae_layout layout;
   const gsvae_dataset *train, *test;
   int max_batch;                 /* rows the workspace holds: the largest chunk or GSVAE_EVAL_BLOCK */
-  cpu_model *model;
+  int worker_count;              /* threads computing chunks side by side (train.deterministic), else 1 */
+  chunk_worker workers[GSVAE_MAX_WORKERS];
   gsvae_comm *comm;              /* NULL: one rank alone */
   float *params, *exp_avg, *exp_avg_sq;
   int max_partials;
@@ -29,7 +42,7 @@ typedef struct {
   int *partial_counts;           /* per rank, for the reduction */
   gsvae_estimator_settings estimator;
   size_t noise_width;            /* the estimator's draws per sample (estimators.h) */
-  float *x, *noise, *gumbel, *gumbel_unrelaxed; /* noise: the estimator's rows; gumbel: evaluation's */
+  float *gumbel;                 /* evaluation's noise (rows in workers[0].x) */
   uint32_t *order;               /* this epoch's order of the training set */
   gsvae_metric_sums metrics;
 } cpu_backend;
@@ -70,50 +83,88 @@ static bool folds_locally(const gsvae_config *config, int first_chunk) {
 
 /* The rows of chunk `chunk` of the step into x and the noise buffers, row 0 first; noise is keyed
  * by the sample's place in the epoch's order, not by this rank's slice. */
-static void gather_rows(cpu_backend *backend, const gsvae_step *step, int first_row, int rows) {
+static void gather_rows(cpu_backend *backend, chunk_worker *worker, const gsvae_step *step, int first_row, int rows) {
   const gsvae_config *config = &backend->config;
   int dim = backend->layout.input_dim;
   uint32_t latent_width = (uint32_t)(backend->layout.latents * backend->layout.categories);
   for (int i = 0; i < rows; i++) {
     long position = step->batch_start + first_row + i;
     gsvae_dataset_row(backend->train, (int)backend->order[position], config->data_binarize, config->train_seed,
-                      step->step, backend->x + (size_t)i * dim);
-    gsvae_estimator_fill_noise(backend->noise + i * backend->noise_width, &backend->estimator, latent_width,
+                      step->step, worker->x + (size_t)i * dim);
+    gsvae_estimator_fill_noise(worker->noise + i * backend->noise_width, &backend->estimator, latent_width,
                                config->train_seed, (uint64_t)step->step, (uint64_t)position);
     if (config->train_unrelaxed)
-      gsvae_fill_gumbel(backend->gumbel_unrelaxed + (size_t)i * latent_width, latent_width, config->train_seed,
+      gsvae_fill_gumbel(worker->gumbel_unrelaxed + (size_t)i * latent_width, latent_width, config->train_seed,
                         GSVAE_NOISE_GUMBEL_UNRELAXED, (uint64_t)step->step, (uint64_t)position);
   }
 }
 
-/* Chunk by chunk, each its own products (M and K = the chunk's rows, fixed by the global batch), so
- * that a chunk's bits do not depend on which rank computes it. */
+/* Chunk i of this rank's step into `partial` (added to it when accumulate), with worker's buffers:
+ * its own products (M and K = the chunk's rows, fixed by the global batch), so that a chunk's bits
+ * do not depend on which rank or thread computes it. */
+static void compute_chunk(cpu_backend *backend, chunk_worker *worker, const gsvae_step *step, int i, float *partial,
+                          bool accumulate) {
+  const gsvae_config *config = &backend->config;
+  size_t params = backend->layout.param_count;
+  int first_row = gsvae_chunk_start(step->global_count, step->chunk_count, step->first_chunk + i);
+  int rows = gsvae_chunk_start(step->global_count, step->chunk_count, step->first_chunk + i + 1) - first_row;
+  if (rows > backend->max_batch)
+    gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu backend: a chunk of %d samples exceeds the %d it was made for", rows,
+                backend->max_batch);
+  gather_rows(backend, worker, step, first_row, rows);
+  double sums[GSVAE_METRIC_SLOTS] = {0};
+  cpu_model_forward_backward(worker->model, backend->params, partial, worker->x, rows, worker->noise,
+                             &backend->estimator, step->tau, config->train_unrelaxed ? worker->gumbel_unrelaxed : NULL,
+                             accumulate, sums);
+  for (int s = 0; s < GSVAE_METRIC_SLOTS; s++) /* float adds in chunk order, as the fold over ranks */
+    partial[params + s] = accumulate ? partial[params + s] + (float)sums[s] : (float)sums[s];
+}
+
+typedef struct {
+  cpu_backend *backend;
+  const gsvae_step *step;
+  size_t stride;
+} chunk_job;
+
+/* Worker w takes chunks w, w + workers, ..., each into its own partial buffer. */
+static void compute_chunks_of_worker(void *context, int w) {
+  chunk_job *job = context;
+  for (int i = w; i < job->step->local_chunks; i += job->backend->worker_count)
+    compute_chunk(job->backend, &job->backend->workers[w], job->step, i, job->backend->partials + (size_t)i * job->stride,
+                  false);
+}
+
+/* Worker w folds its range of every element into the first buffer, in chunk order:
+ * ((p0 + p1) + p2) + ..., the bits of the fold that beta = 1 accumulation makes (tests/blas_rows.c). */
+static void fold_range_of_worker(void *context, int w) {
+  chunk_job *job = context;
+  size_t first = job->stride * w / job->backend->worker_count, end = job->stride * (w + 1) / job->backend->worker_count;
+  float *out = job->backend->partials;
+  for (int i = 1; i < job->step->local_chunks; i++) {
+    const float *partial = job->backend->partials + (size_t)i * job->stride;
+    for (size_t e = first; e < end; e++) out[e] += partial[e];
+  }
+}
+
 static void cpu_forward_backward(gsvae_backend *base, const gsvae_step *step) {
   cpu_backend *backend = (cpu_backend *)base;
-  const gsvae_config *config = &backend->config;
-  size_t params = backend->layout.param_count, stride = params + GSVAE_METRIC_SLOTS;
-  bool fold = folds_locally(config, step->first_chunk);
-  if (!fold && step->local_chunks > backend->max_partials)
+  size_t stride = backend->layout.param_count + GSVAE_METRIC_SLOTS;
+  bool fold = folds_locally(&backend->config, step->first_chunk);
+  bool side_by_side = backend->worker_count > 1 && step->local_chunks > 1;
+  if ((side_by_side || !fold) && step->local_chunks > backend->max_partials)
     gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu backend: %d chunks exceed the %d partial buffers it was made for",
                 step->local_chunks, backend->max_partials);
   if (step->local_chunks == 0) /* no rows: a zero partial for the library's sum; the ordered fold skips it */
     memset(backend->partials, 0, stride * sizeof(float));
-  for (int i = 0; i < step->local_chunks; i++) {
-    int first_row = gsvae_chunk_start(step->global_count, step->chunk_count, step->first_chunk + i);
-    int rows = gsvae_chunk_start(step->global_count, step->chunk_count, step->first_chunk + i + 1) - first_row;
-    if (rows > backend->max_batch)
-      gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu backend: a chunk of %d samples exceeds the %d it was made for", rows,
-                  backend->max_batch);
-    gather_rows(backend, step, first_row, rows);
-    float *partial = backend->partials + (fold ? 0 : (size_t)i) * stride;
-    bool accumulate = fold && i > 0;
-    double sums[GSVAE_METRIC_SLOTS] = {0};
-    cpu_model_forward_backward(backend->model, backend->params, partial, backend->x, rows, backend->noise,
-                               &backend->estimator, step->tau, config->train_unrelaxed ? backend->gumbel_unrelaxed : NULL,
-                               accumulate, sums);
-    for (int s = 0; s < GSVAE_METRIC_SLOTS; s++) /* float adds in chunk order, as the fold over ranks */
-      partial[params + s] = accumulate ? partial[params + s] + (float)sums[s] : (float)sums[s];
+  if (!side_by_side) {
+    for (int i = 0; i < step->local_chunks; i++)
+      compute_chunk(backend, &backend->workers[0], step, i, backend->partials + (fold ? 0 : (size_t)i) * stride,
+                    fold && i > 0);
+    return;
   }
+  chunk_job job = {backend, step, stride};
+  gsvae_parallel_run(backend->worker_count, compute_chunks_of_worker, &job);
+  if (fold) gsvae_parallel_run(backend->worker_count, fold_range_of_worker, &job);
 }
 
 static float *cpu_reduce_buffer(gsvae_backend *base, size_t *count) {
@@ -211,26 +262,30 @@ static void cpu_evaluate(gsvae_backend *base, int start, int count, double *sums
       int index = start + chunk + i;
       /* static binarization already happened on load; dynamic draws the step-0 sample */
       gsvae_dataset_row(backend->test, index, config->data_binarize, config->train_seed, 0,
-                        backend->x + (size_t)i * dim);
+                        backend->workers[0].x + (size_t)i * dim);
       gsvae_fill_gumbel(backend->gumbel + (size_t)i * latent_width, latent_width, config->train_seed,
                         GSVAE_NOISE_EVAL, 0, (uint64_t)index);
     }
-    cpu_model_unrelaxed_loss(backend->model, backend->params, backend->x, rows, backend->gumbel, sums);
+    cpu_model_unrelaxed_loss(backend->workers[0].model, backend->params, backend->workers[0].x, rows, backend->gumbel,
+                             sums);
   }
 }
 
 static void cpu_destroy(gsvae_backend *base) {
   cpu_backend *backend = (cpu_backend *)base;
-  cpu_model_free(backend->model);
+  for (int w = 0; w < backend->worker_count; w++) {
+    chunk_worker *worker = &backend->workers[w];
+    cpu_model_free(worker->model);
+    free(worker->x);
+    free(worker->noise);
+    free(worker->gumbel_unrelaxed);
+  }
   free(backend->params);
   free(backend->exp_avg);
   free(backend->exp_avg_sq);
   free(backend->partials);
   free(backend->partial_counts);
-  free(backend->x);
-  free(backend->noise);
   free(backend->gumbel);
-  free(backend->gumbel_unrelaxed);
   free(backend->order);
   free(backend);
 }
@@ -259,20 +314,31 @@ gsvae_backend *gsvae_cpu_backend_create(const gsvae_config *config, const gsvae_
   backend->max_batch = max_rows > GSVAE_EVAL_BLOCK ? max_rows : GSVAE_EVAL_BLOCK;
   backend->max_partials = max_local_chunks > 1 ? max_local_chunks : 1;
   /* OpenBLAS's threaded GEMM splits a product by the thread count, and its edge kernels round
-   * otherwise than its main ones (tests/blas_rows.c): one thread keeps a chunk's bits fixed. */
-  if (config->train_deterministic) openblas_set_num_threads(1);
-  backend->model = cpu_model_create(layout, backend->max_batch);
+   * otherwise than its main ones (tests/blas_rows.c): one thread per chunk keeps its bits fixed,
+   * and the threads the rank was given compute chunks side by side instead. */
+  backend->worker_count = 1;
+  if (config->train_deterministic) {
+    int threads = openblas_get_num_threads(), chunks = backend->max_partials;
+    backend->worker_count = threads < chunks ? threads : chunks;
+    if (backend->worker_count > GSVAE_MAX_WORKERS) backend->worker_count = GSVAE_MAX_WORKERS;
+    if (backend->worker_count < 1) backend->worker_count = 1;
+    openblas_set_num_threads(1);
+  }
   size_t params = layout->param_count, latent_width = (size_t)layout->latents * layout->categories;
+  backend->estimator = gsvae_estimator_settings_of(config);
+  backend->noise_width = gsvae_estimator_noise_width(&backend->estimator, (int)latent_width);
+  for (int w = 0; w < backend->worker_count; w++) {
+    chunk_worker *worker = &backend->workers[w];
+    worker->model = cpu_model_create(layout, backend->max_batch);
+    worker->x = mallocCheck((size_t)backend->max_batch * layout->input_dim * sizeof(float));
+    worker->noise = mallocCheck((size_t)backend->max_batch * backend->noise_width * sizeof(float));
+    worker->gumbel_unrelaxed = mallocCheck((size_t)backend->max_batch * latent_width * sizeof(float));
+  }
   backend->params = callocCheck(params, sizeof(float));
   backend->exp_avg = callocCheck(params, sizeof(float));
   backend->exp_avg_sq = callocCheck(params, sizeof(float));
   backend->partials = callocCheck((size_t)backend->max_partials * (params + GSVAE_METRIC_SLOTS), sizeof(float));
-  backend->x = mallocCheck((size_t)backend->max_batch * layout->input_dim * sizeof(float));
-  backend->estimator = gsvae_estimator_settings_of(config);
-  backend->noise_width = gsvae_estimator_noise_width(&backend->estimator, (int)latent_width);
-  backend->noise = mallocCheck((size_t)backend->max_batch * backend->noise_width * sizeof(float));
   backend->gumbel = mallocCheck((size_t)backend->max_batch * latent_width * sizeof(float));
-  backend->gumbel_unrelaxed = mallocCheck((size_t)backend->max_batch * latent_width * sizeof(float));
   backend->order = callocCheck(train->count > 0 ? (size_t)train->count : 1, sizeof(uint32_t));
   return &backend->base;
 }

@@ -1,7 +1,8 @@
 """Rank counts and BLAS threads, and run.h5's documented layout.
 
 train.deterministic=true: 1, 2, 3 and 4 ranks (3 does not divide the batch of 50,
-nor the 8 chunks), and 1 rank with 1 and 2 BLAS threads, give byte-identical parameters, Adam
+nor the 8 chunks), and 1 rank with 1, 2 and 3 BLAS threads (its threads then compute whole chunks side
+by side: 3 does not divide 8 either), give byte-identical parameters, Adam
 state and curves after an epoch (the checkpoint at step 10 and run.h5), for both estimators; 5
 ranks over 4 chunks is a usage error.
 
@@ -77,7 +78,7 @@ for estimator in ("gs", "st"):
     base_dir, _ = run(f"{estimator}-np1", 1, [f"train.estimator={estimator}"])
     failures += check_layout(base_dir, 1, estimator)
     base = read(base_dir)
-    for ranks, threads in ((1, "2"), (2, "1"), (3, "1"), (4, "1")):
+    for ranks, threads in ((1, "2"), (1, "3"), (2, "1"), (3, "1"), (4, "1")):
         run_dir, _ = run(f"{estimator}-np{ranks}-t{threads}", ranks, [f"train.estimator={estimator}"], threads)
         failures += check_layout(run_dir, ranks, estimator)
         state = read(run_dir)
