@@ -14,12 +14,14 @@ shift $(( $# < 2 ? $# : 2 ))
 args=${GSVAE_ESTIMATORS_ARGS:---tau 0.25,0.5,1,2 --samples 100}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+root=$PWD
 build/gsvae train configs/mnist_vae.yaml train.estimator=st "train.epochs=$epochs" run.log_every=600 \
-  run.resume=never "run.dir=$work/run" "$@" >"$work/train.log"
-# shellcheck disable=SC2086
+  run.resume=never "run.dir=$work/RUN" "$@" >"$work/train.log"
 command="gsvae estimators RUN $args -o ${out%.md}.png"
 start=$SECONDS
-table=$(build/gsvae estimators "$work/run" $args -o "${out%.md}.png" | sed "s|$work/run|RUN|")
+# from inside the work directory, so that the table and the plot name the run RUN
+# shellcheck disable=SC2086
+table=$(cd "$work" && "$root/build/gsvae" estimators RUN $args -o "$root/${out%.md}.png")
 {
   echo "# Estimators' gradients at a checkpoint"
   echo
