@@ -1,12 +1,12 @@
 /* The CPU backend: parameters, Adam's moments and the chunks' partial gradients in host memory;
  * each step gathers a chunk's rows and draws their Gumbel noise from the counter-based generator,
  * runs cpu_model.c on it, and update() folds the chunks over ranks and runs Adam on this rank's shard. */
-#include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gsvae/backend.h"
+#include "gsvae/blas.h"
 #include "gsvae/check.h"
 #include "gsvae/chunks.h"
 #include "gsvae/comm.h"
@@ -258,9 +258,9 @@ gsvae_backend *gsvae_cpu_backend_create(const gsvae_config *config, const gsvae_
   backend->test = test;
   backend->max_batch = max_rows > GSVAE_EVAL_BLOCK ? max_rows : GSVAE_EVAL_BLOCK;
   backend->max_partials = max_local_chunks > 1 ? max_local_chunks : 1;
-  /* OpenBLAS's threaded GEMM splits a product by the thread count, and its edge kernels round
-   * otherwise than its main ones (tests/blas_rows.c): one thread keeps a chunk's bits fixed. */
-  if (config->train_deterministic) openblas_set_num_threads(1);
+  /* A threaded GEMM splits a product by the thread count, and its edge kernels round otherwise
+   * than its main ones (tests/blas_rows.c): one thread keeps a chunk's bits fixed. */
+  if (config->train_deterministic) gsvae_blas_set_threads(1);
   backend->model = cpu_model_create(layout, backend->max_batch);
   size_t params = layout->param_count, latent_width = (size_t)layout->latents * layout->categories;
   backend->params = callocCheck(params, sizeof(float));
