@@ -1,10 +1,12 @@
 /* include/gsvae/blas.h on oneDNN (GSVAE_BLAS=onednn): dnnl_sgemm, which picks its kernels on the CPU
  * at run time (ONEDNN_MAX_CPU_ISA caps them), on the OpenMP threads of the calling thread. Debian's
- * oneDNN 2.6 is built with GNU OpenMP, and this file is compiled with -fopenmp to reach the same pool. */
+ * oneDNN 2.6 runs them on GNU OpenMP (libgomp.so.1, which CMake links); this file drives the same
+ * threads through libgomp's entry points rather than OpenMP pragmas, so that it needs no OpenMP
+ * support of the compiler: clang's -fopenmp would bring LLVM's runtime, a second thread pool. */
 #include <fenv.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
-#include <omp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "gsvae/blas.h"
@@ -13,6 +15,13 @@
 #if DNNL_CPU_THREADING_RUNTIME != DNNL_RUNTIME_OMP
 #error "gsvae sets oneDNN's threads and their floating-point mode through OpenMP: needs oneDNN built with OpenMP"
 #endif
+
+/* The OpenMP API (as omp.h declares it) and GCC's code for `#pragma omp parallel num_threads(n)`:
+ * fn(data) on n threads of the calling thread's team, this one among them. */
+void omp_set_num_threads(int threads);
+int omp_get_max_threads(void);
+int omp_get_num_procs(void);
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned threads, unsigned flags);
 
 void gsvae_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                  const float *b, int ldb, float beta, float *c, int ldc) {
@@ -28,17 +37,26 @@ void gsvae_blas_set_threads(int threads) { omp_set_num_threads(threads); }
 
 bool gsvae_blas_threads_from_env(void) { return getenv("OMP_NUM_THREADS") != NULL; }
 
+typedef struct {
+  fenv_t mode;
+  atomic_int failed;
+} float_mode_task;
+
+static void take_float_mode(void *data) {
+  float_mode_task *task = data;
+  if (fesetenv(&task->mode) != 0) atomic_fetch_add(&task->failed, 1);
+}
+
 /* GNU OpenMP keeps the threads of a parallel region for the next ones, so a product runs on threads
  * started with whatever mode their creator had then. Each thread of the pool sets the mode itself;
  * the region is as large as the pool can be (the thread count, or one per core if more), and
  * threads started later inherit it from this one. */
 void gsvae_blas_workers_take_float_mode(void) {
-  fenv_t mode;
-  if (fegetenv(&mode) != 0) gsvae_abort(GSVAE_EXIT_RUNTIME, "fegetenv failed");
-  int threads = omp_get_max_threads(), cores = omp_get_num_procs(), failed = 0;
-#pragma omp parallel num_threads(threads > cores ? threads : cores) reduction(+ : failed)
-  failed += fesetenv(&mode) != 0;
-  if (failed) gsvae_abort(GSVAE_EXIT_RUNTIME, "fesetenv failed in %d OpenMP thread(s)", failed);
+  float_mode_task task = {.failed = 0};
+  if (fegetenv(&task.mode) != 0) gsvae_abort(GSVAE_EXIT_RUNTIME, "fegetenv failed");
+  int threads = omp_get_max_threads(), cores = omp_get_num_procs();
+  GOMP_parallel(take_float_mode, &task, (unsigned)(threads > cores ? threads : cores), 0);
+  if (task.failed) gsvae_abort(GSVAE_EXIT_RUNTIME, "fesetenv failed in %d OpenMP thread(s)", atomic_load(&task.failed));
 }
 
 const char *gsvae_blas_name(void) {
