@@ -108,7 +108,7 @@ if [ -n "$report" ]; then
   {
     echo "# The numerical tests on every CPU path"
     echo
-    echo "\`launch/cpu_matrix.sh$([ "$full" -eq 1 ] && echo " --full") --report $report\` on $(date -u +%Y-%m-%d), CPU: $cpu"
+    echo "\`$([ "$build" != build ] && echo "GSVAE_BUILD_DIR=$build ")launch/cpu_matrix.sh$([ "$full" -eq 1 ] && echo " --full") --report $report\` on $(date -u +%Y-%m-%d), CPU: $cpu"
     echo "($(nproc) cores; BLAS: $blas, its own pick when $variable is unset)."
     echo "Tests: \`$tests\`."
     echo
