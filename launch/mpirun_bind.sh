@@ -6,7 +6,7 @@
 # What it hands to Open MPI's mpirun (per node; under Slurm the allocation's nodes are used):
 #   GPUs: -np G*nodes --map-by ppr:G:node:PE=C --bind-to core   G GPUs, C = cores/G per rank;
 #         gsvae gives each rank the GPU (node-local rank) % G
-#   CPUs: -np cores*nodes --map-by core --bind-to core -x OPENBLAS_NUM_THREADS=1
+#   CPUs: -np cores*nodes --map-by core --bind-to core -x OPENBLAS_NUM_THREADS=1 -x OMP_NUM_THREADS=1
 # Environment: GSVAE_RANKS (ranks per node instead of G or the core count), GSVAE_DEVICE=cpu
 # (ignore GPUs), GSVAE_MPIRUN_FLAGS (extra mpirun flags, e.g. --oversubscribe).
 set -euo pipefail
@@ -23,7 +23,7 @@ if [ "$gpus" -gt 0 ]; then
   flags+=(--map-by "ppr:${per_node}:node:PE=$(( cores / per_node > 0 ? cores / per_node : 1 ))")
 else
   per_node=${GSVAE_RANKS:-$cores}
-  flags+=(--map-by core -x OPENBLAS_NUM_THREADS=1)
+  flags+=(--map-by core -x OPENBLAS_NUM_THREADS=1 -x OMP_NUM_THREADS=1)
 fi
 [ "$(id -u)" -eq 0 ] && flags+=(--allow-run-as-root)
 # shellcheck disable=SC2206

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cblas.h>
+#include "gsvae/blas.h"
 #include "gsvae/check.h"
 #include "gsvae/cli.h"
 #include "gsvae/runfile.h"
@@ -45,7 +45,7 @@ static void print_build(void) {
   unsigned major, minor, release;
   h5Check(H5get_libversion(&major, &minor, &release));
   printf("  HDF5          %u.%u.%u\n", major, minor, release);
-  printf("  OpenBLAS      %s\n", openblas_get_config());
+  printf("  BLAS          %s, kernels %s\n", gsvae_blas_name(), gsvae_blas_kernels());
 }
 
 /* This rank's GPUs as text, for rank 0 to print in rank order. */

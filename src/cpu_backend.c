@@ -3,12 +3,12 @@
  * runs cpu_model.c on it, and update() folds the chunks over ranks and runs Adam on this rank's shard.
  * With train.deterministic the rank's cores work on whole chunks side by side, each with
  * single-threaded products, so that neither the ranks nor the threads change the bits. */
-#include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gsvae/backend.h"
+#include "gsvae/blas.h"
 #include "gsvae/check.h"
 #include "gsvae/chunks.h"
 #include "gsvae/comm.h"
@@ -129,6 +129,7 @@ typedef struct {
 /* Worker w takes chunks w, w + workers, ..., each into its own partial buffer. */
 static void compute_chunks_of_worker(void *context, int w) {
   chunk_job *job = context;
+  if (w > 0) gsvae_blas_set_threads(1); /* a new thread starts with the library's default (oneDNN) */
   for (int i = w; i < job->step->local_chunks; i += job->backend->worker_count)
     compute_chunk(job->backend, &job->backend->workers[w], job->step, i, job->backend->partials + (size_t)i * job->stride,
                   false);
@@ -313,16 +314,16 @@ gsvae_backend *gsvae_cpu_backend_create(const gsvae_config *config, const gsvae_
   backend->test = test;
   backend->max_batch = max_rows > GSVAE_EVAL_BLOCK ? max_rows : GSVAE_EVAL_BLOCK;
   backend->max_partials = max_local_chunks > 1 ? max_local_chunks : 1;
-  /* OpenBLAS's threaded GEMM splits a product by the thread count, and its edge kernels round
-   * otherwise than its main ones (tests/blas_rows.c): one thread per chunk keeps its bits fixed,
-   * and the threads the rank was given compute chunks side by side instead. */
+  /* A threaded GEMM splits a product by the thread count, and its edge kernels round otherwise
+   * than its main ones (tests/blas_rows.c): one thread per chunk keeps its bits fixed, and the
+   * threads the rank was given compute chunks side by side instead. */
   backend->worker_count = 1;
   if (config->train_deterministic) {
-    int threads = openblas_get_num_threads(), chunks = backend->max_partials;
+    int threads = gsvae_blas_get_threads(), chunks = backend->max_partials;
     backend->worker_count = threads < chunks ? threads : chunks;
     if (backend->worker_count > GSVAE_MAX_WORKERS) backend->worker_count = GSVAE_MAX_WORKERS;
     if (backend->worker_count < 1) backend->worker_count = 1;
-    openblas_set_num_threads(1);
+    gsvae_blas_set_threads(1);
   }
   size_t params = layout->param_count, latent_width = (size_t)layout->latents * layout->categories;
   backend->estimator = gsvae_estimator_settings_of(config);

@@ -1,24 +1,31 @@
 /* The model's math on the CPU over the flat buffers: encoder, Gumbel-Softmax / straight-through
  * sample, decoder, BCE + KL and their gradients, the unrelaxed objective, and Adam. The trainer
  * builds it in float; the gradient check builds it again with -DGSVAE_REAL_DOUBLE. */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gsvae/backend.h"
+#include "gsvae/blas.h"
 #include "gsvae/check.h"
 #include "gsvae/cpu_latent.h"
 #include "gsvae/cpu_model.h"
 #include "gsvae/cpu_rows.h"
 
 #ifdef GSVAE_REAL_DOUBLE
-#define gemm cblas_dgemm
+/* oneDNN has no double product: the double build (the tests' reference) takes OpenBLAS's whatever
+ * GSVAE_BLAS is, through its CBLAS (tests/CMakeLists.txt links it). */
+#include <cblas.h>
+static void gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const double *a, int lda,
+                 const double *b, int ldb, double beta, double *c, int ldc) {
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+              a, lda, b, ldb, beta, c, ldc);
+}
 #define real_exp exp
 #define real_log log
 #define real_sqrt sqrt
 #define real_fabs fabs
 #else
-#define gemm cblas_sgemm
+#define gemm gsvae_sgemm
 #define real_exp expf
 #define real_log logf
 #define real_sqrt sqrtf
@@ -113,7 +120,7 @@ static void linear_forward(const gsvae_layout *layout, int layer, const gsvae_re
   int in_features = layout->in_features[layer], out_features = layout->out_features[layer];
   const gsvae_real *weight = params + layout->weight_offset[layer], *bias = params + layout->bias_offset[layer];
   if (batch == 0) return;
-  gemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out_features, in_features, 1, in, in_features, weight,
+  gemm(false, true, batch, out_features, in_features, 1, in, in_features, weight,
        in_features, 0, out, out_features);
   bool relu = layer_has_relu(layout, layer);
   for (int b = 0; b < batch; b++) {
@@ -220,7 +227,7 @@ static double kl_and_pick(cpu_model *model, const gsvae_real *logits, int batch,
  * mask (in place), the bias and weight gradients, and grad_in unless grad_in is NULL. accumulate:
  * the bias and weight gradients are added to what grads holds, one rounding per element as if
  * computed apart and added (the bias sum is formed apart; the weight product accumulates with
- * beta = 1, which rounds the same for K up to GSVAE_MAX_CHUNK_ROWS, tests/blas_rows.c). */
+ * beta = 1, which rounds the same for K up to GSVAE_MAX_CHUNK_ROWS, include/gsvae/blas.h). */
 static void linear_backward(cpu_model *model, int layer, const gsvae_real *params, const gsvae_real *in,
                             const gsvae_real *out, gsvae_real *grad_out, int batch, gsvae_real *grads,
                             gsvae_real *grad_in, bool accumulate) {
@@ -246,10 +253,10 @@ static void linear_backward(cpu_model *model, int layer, const gsvae_real *param
     if (!accumulate) memset(grad_weight, 0, (size_t)out_features * in_features * sizeof(gsvae_real));
     return;
   }
-  gemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_features, in_features, batch, 1, grad_out, out_features, in,
+  gemm(true, false, out_features, in_features, batch, 1, grad_out, out_features, in,
        in_features, accumulate ? 1 : 0, grad_weight, in_features);
   if (grad_in)
-    gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, in_features, out_features, 1, grad_out, out_features,
+    gemm(false, false, batch, in_features, out_features, 1, grad_out, out_features,
          params + layout->weight_offset[layer], in_features, 0, grad_in, in_features);
 }
 

@@ -2,6 +2,7 @@
  * --version, --help and COMMAND --help. */
 #include <stdio.h>
 #include <string.h>
+#include "gsvae/blas.h"
 #include "gsvae/check.h"
 #include "gsvae/cli.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <cblas.h>
+#include "gsvae/blas.h"
 #include "gsvae/check.h"
 #include "gsvae/cli.h"
 #include "gsvae/config.h"
@@ -66,8 +66,8 @@ static void write_environment(hid_t file, int ranks, const char *backend_name) {
   char hdf5_version[64];
   snprintf(hdf5_version, sizeof hdf5_version, "%u.%u.%u", major, minor, release);
   write_string_attribute(env, "hdf5_version", hdf5_version);
-  write_string_attribute(env, "blas", openblas_get_config());
-  write_string_attribute(env, "blas_kernels", openblas_get_corename());
+  write_string_attribute(env, "blas", gsvae_blas_name());
+  write_string_attribute(env, "blas_kernels", gsvae_blas_kernels());
   write_string_attribute(env, "float_mode", gsvae_float_mode_name());
   char started[32];
   time_t now = time(NULL);

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <cblas.h>
 #include "gsvae/backend.h"
+#include "gsvae/blas.h"
 #include "gsvae/check.h"
 #include "gsvae/chunks.h"
 #include "gsvae/cli.h"
@@ -86,12 +86,12 @@ static double totals_mean(const metric_totals *totals, double sum) {
   return totals->samples > 0 ? sum / totals->samples : NAN;
 }
 
-/* OpenBLAS would start one thread per core in every rank; share the node's cores instead,
+/* The BLAS would start one thread per core in every rank; share the node's cores instead,
  * unless the user said otherwise. A rank that mpirun or srun bound to some cores gets one thread
  * per core of its binding; an unbound rank gets its share of the node's cores, counted over the
  * world, not the run's communicator, since sweep groups share the node too. */
 void gsvae_share_cores_among_local_ranks(void) {
-  if (getenv("OPENBLAS_NUM_THREADS") || getenv("OMP_NUM_THREADS")) return;
+  if (gsvae_blas_threads_from_env()) return;
   MPI_Comm node;
   int local_ranks = 1;
   mpiCheck(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
@@ -101,7 +101,7 @@ void gsvae_share_cores_among_local_ranks(void) {
   cpu_set_t allowed;
   long bound = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : cores;
   int threads = (int)(bound < cores ? bound : cores / local_ranks);
-  openblas_set_num_threads(threads > 0 ? threads : 1);
+  gsvae_blas_set_threads(threads > 0 ? threads : 1);
 }
 
 static void open_backend(trainer *t, MPI_Comm mpi) {

@@ -71,16 +71,16 @@ def run_pytorch(epochs, flush):
     return result["epoch_seconds"], wall, result["test_loss"][-1]
 
 
-def run_gsvae(binary, epochs, ranks, run_dir):
+def run_gsvae(binary, epochs, ranks, run_dir, env=None):
     """Per-epoch training seconds from gsvae's epoch lines (evaluation excluded), and the whole
-    run's wall time, loading and test passes included."""
-    # one process uses every core through OpenBLAS; 2 ranks under mpirun, one core each
+    run's wall time, loading and test passes included; env: the process's, or this one's."""
+    # one process uses every core through its BLAS; 2 ranks under mpirun, one core each
     launcher = ["mpirun", "--allow-run-as-root", "-np", str(ranks)] if ranks > 1 else []
     command = [*launcher, binary, "train", f"train.epochs={epochs}", "run.log_every=600", f"run.dir={run_dir}",
                "run.resume=never", "run.ckpt_every=0"]
     subprocess.run(["rm", "-rf", run_dir], check=True)
     start = time.perf_counter()
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
     wall = time.perf_counter() - start
     epochs_seen = re.findall(r"^epoch \d+/\d+ .*\| test ([0-9.]+) \| ([0-9.]+) s$", out, re.M)
     return [float(s) for _, s in epochs_seen], wall, float(epochs_seen[-1][0])

@@ -13,11 +13,11 @@ set_tests_properties(estimators_parity_pytorch PROPERTIES FIXTURES_REQUIRED esti
 
 add_executable(estimators_gradcheck ${CMAKE_CURRENT_SOURCE_DIR}/estimators_gradcheck.c ${GSVAE_MODEL_F64_SOURCES})
 target_compile_definitions(estimators_gradcheck PRIVATE GSVAE_REAL_DOUBLE)
-target_link_libraries(estimators_gradcheck PRIVATE gsvae_lib)
+target_link_libraries(estimators_gradcheck PRIVATE gsvae_lib gsvae_openblas)
 add_test(NAME estimators_gradcheck COMMAND estimators_gradcheck)
 add_executable(estimators_stats ${CMAKE_CURRENT_SOURCE_DIR}/estimators_stats.c ${GSVAE_MODEL_F64_SOURCES})
 target_compile_definitions(estimators_stats PRIVATE GSVAE_REAL_DOUBLE)
-target_link_libraries(estimators_stats PRIVATE gsvae_lib)
+target_link_libraries(estimators_stats PRIVATE gsvae_lib gsvae_openblas)
 add_test(NAME estimators_stats COMMAND estimators_stats)
 
 add_test(NAME estimators_resume

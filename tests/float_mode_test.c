@@ -1,22 +1,24 @@
-/* Flush-to-zero reaches OpenBLAS's worker threads: a threaded product of subnormal inputs is exactly
+/* Flush-to-zero reaches the BLAS library's worker threads (include/gsvae/blas.h: OpenBLAS's pthread
+ * pool or oneDNN's OpenMP threads, as built): a threaded product of subnormal inputs is exactly
  * zero with the mode on (DAZ reads them as 0) and non-zero without it. The test can fail: with
  * MXCSR set on the calling thread alone (what a plain _mm_setcsr in main gives), the workers'
  * share of the product stays non-zero, and that case is checked too. */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xmmintrin.h>
+#include "gsvae/blas.h"
 #include "gsvae/float_mode.h"
 
-/* Large enough that OpenBLAS splits it over its threads (its threshold is far below 256^3). */
+/* Large enough that the library splits it over its threads (OpenBLAS's threshold and oneDNN's are
+ * far below 256^3). */
 enum { N = 256 };
 enum { MXCSR_DAZ = 1 << 6, MXCSR_FTZ = 1 << 15 };
 
 /* C = A B with every A entry subnormal and B all ones: each entry is N * 1e-39 = 2.6e-37, a normal
  * float, in an IEEE thread, and 0 in a DAZ thread. Returns how many entries are non-zero. */
 static long nonzero_entries(const float *a, const float *b, float *c) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, a, N, b, N, 0, c, N);
+  gsvae_sgemm(false, false, N, N, N, 1, a, N, b, N, 0, c, N);
   long count = 0;
   for (long i = 0; i < (long)N * N; i++) count += c[i] != 0;
   return count;
@@ -32,7 +34,7 @@ int main(void) {
   float *a = malloc(sizeof(float) * N * N), *b = malloc(sizeof(float) * N * N), *c = malloc(sizeof(float) * N * N);
   if (!a || !b || !c) return 1;
   for (long i = 0; i < (long)N * N; i++) a[i] = 1e-39f, b[i] = 1;
-  openblas_set_num_threads(2);
+  gsvae_blas_set_threads(2);
   long total = (long)N * N, nonzero;
 
   gsvae_float_mode_set(false);

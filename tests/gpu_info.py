@@ -23,8 +23,8 @@ mpi_version = re.search(r"(\d+\.\d+\.\d+)", mpirun)
 mpi_line = re.search(r"^\s*MPI\s+(.*)$", text, re.M)
 if not mpi_version or not mpi_line or mpi_version.group(1) not in mpi_line.group(1):
     failures.append(f"MPI line {mpi_line and mpi_line.group(1)!r} does not name mpirun's {mpi_version and mpi_version.group(1)}")
-if not re.search(r"OpenBLAS\s+OpenBLAS \d", text):
-    failures.append("no OpenBLAS configuration line")
+if not re.search(r"^\s*BLAS\s+(OpenBLAS|oneDNN) \d.*, kernels \S", text, re.M):
+    failures.append("no BLAS line naming OpenBLAS's configuration or oneDNN's version, and the kernels")
 
 gpus = []
 if shutil.which("nvidia-smi"):

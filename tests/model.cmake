@@ -2,7 +2,7 @@
 # with the PyTorch reference (tests/reference_model.py) on the seed's layout.
 add_executable(model_gradcheck ${CMAKE_CURRENT_SOURCE_DIR}/model_gradcheck.c ${GSVAE_MODEL_F64_SOURCES})
 target_compile_definitions(model_gradcheck PRIVATE GSVAE_REAL_DOUBLE)
-target_link_libraries(model_gradcheck PRIVATE gsvae_lib)
+target_link_libraries(model_gradcheck PRIVATE gsvae_lib gsvae_openblas)
 add_test(NAME model_gradcheck COMMAND model_gradcheck)
 
 add_executable(model_gumbel ${CMAKE_CURRENT_SOURCE_DIR}/model_gumbel.c)
@@ -21,19 +21,19 @@ set_tests_properties(model_parity_pytorch PROPERTIES TIMEOUT 900)
 add_executable(parity_trajectory ${CMAKE_CURRENT_SOURCE_DIR}/parity_trajectory.c
                ${CMAKE_CURRENT_SOURCE_DIR}/synthetic_images.c ${GSVAE_MODEL_F64_SOURCES})
 target_compile_definitions(parity_trajectory PRIVATE GSVAE_REAL_DOUBLE)
-target_link_libraries(parity_trajectory PRIVATE gsvae_lib)
+target_link_libraries(parity_trajectory PRIVATE gsvae_lib gsvae_openblas)
 add_test(NAME model_parity_trajectory
          COMMAND sh -c "\"$1\" \"$3\" && \"$2\" \"$4\" \"$3\"" parity_trajectory $<TARGET_FILE:parity_trajectory>
                  ${GSVAE_PYTHON} ${CMAKE_CURRENT_BINARY_DIR}/parity_trajectory.h5
                  ${CMAKE_CURRENT_SOURCE_DIR}/parity_trajectory.py)
 set_tests_properties(model_parity_trajectory PROPERTIES TIMEOUT 600)
 
-# Flush-to-zero in OpenBLAS's worker threads (src/float_mode.c).
+# Flush-to-zero in the BLAS library's worker threads (src/float_mode.c).
 add_executable(float_mode_test ${CMAKE_CURRENT_SOURCE_DIR}/float_mode_test.c)
 target_link_libraries(float_mode_test PRIVATE gsvae_lib)
 add_test(NAME model_float_mode COMMAND float_mode_test)
 
-# The OpenBLAS properties the deterministic reduction rests on (launch/cpu_matrix.sh runs it on
+# The BLAS properties the deterministic reduction rests on (launch/cpu_matrix.sh runs it on
 # every kernel set the CPU can execute).
 add_executable(blas_rows ${CMAKE_CURRENT_SOURCE_DIR}/blas_rows.c)
 target_link_libraries(blas_rows PRIVATE gsvae_lib)

@@ -26,6 +26,6 @@ cp "$data_dir/t10k-labels-idx1-ubyte.gz" "$work/counts/train-labels-idx1-ubyte.g
 expect 3 "train-labels-idx1-ubyte" -- "$gsvae" train data.dir="$work/counts" "${base[@]}"
 expect 2 "train.batch" -- "$gsvae" train data.dir="$data_dir" train.batch=0 "${base[@]}"
 expect 2 "train.reduce_chunks=8 exceeds train.batch=5" -- "$gsvae" train data.dir="$data_dir" train.batch=5 train.deterministic=true "${base[@]}"
-expect 2 "set train.reduce_chunks=8 or more" -- "$gsvae" train data.dir="$data_dir" train.batch=1000 train.reduce_chunks=2 train.deterministic=true "${base[@]}"
+expect 2 "chunks of 500 rows, more than the" -- "$gsvae" train data.dir="$data_dir" train.batch=1000 train.reduce_chunks=2 train.deterministic=true "${base[@]}"
 expect 2 "did you mean" -- "$gsvae" train data.dir="$data_dir" train.bach=10 "${base[@]}"
 exit $((failures > 0))

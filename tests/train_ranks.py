@@ -32,7 +32,8 @@ def run(name, ranks, overrides=(), threads="1", expect=0):
     shutil.rmtree(run_dir, ignore_errors=True)
     command = [mpiexec, *MPI_FLAGS, "-np", str(ranks), gsvae, "train", *OVERRIDES, *overrides,
                f"run.dir={run_dir}", "run.resume=never"]
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=threads)
+    # OpenBLAS reads the first, oneDNN's OpenMP the second: whichever gsvae was built with
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads)
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     if result.returncode != expect:
         sys.exit(f"{' '.join(command)} exited {result.returncode}, expected {expect}:\n{result.stdout}\n{result.stderr}")

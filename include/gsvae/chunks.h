@@ -2,13 +2,13 @@
  * order, which chunks each rank computes, and each rank's shard of the flat buffers. */
 #pragma once
 #include <stddef.h>
+#include "gsvae/blas.h"
 
 /* The most rows a chunk may have: a chunk's weight-gradient product has K = its rows, and up to
- * here it is one K block of every kernel set of OpenBLAS 0.3.21 (Prescott's block is under 256),
- * so that accumulating it with beta = 1 rounds as the separate product added (tests/blas_rows.c
- * checks it; launch/cpu_matrix.sh on every kernel set). */
-#define GSVAE_MAX_CHUNK_ROWS 128
-#define GSVAE_MAX_CHUNK_ROWS_TEXT "128"
+ * here it is one K block of every kernel set of the BLAS library, so that accumulating it with
+ * beta = 1 rounds as the separate product added (include/gsvae/blas.h). */
+#define GSVAE_MAX_CHUNK_ROWS GSVAE_BLAS_K_BLOCK
+#define GSVAE_MAX_CHUNK_ROWS_TEXT GSVAE_BLAS_K_BLOCK_TEXT
 
 /* Chunk c of `chunks` over a batch of `rows` starts here: contiguous, sizes differing by at most 1. */
 static inline int gsvae_chunk_start(int rows, int chunks, int c) { return (int)((long long)c * rows / chunks); }

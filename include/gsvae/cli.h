@@ -7,10 +7,6 @@
 /* `gsvae --version`, `gsvae info`, and run.h5's env/gsvae_version. */
 #define GSVAE_VERSION "0.2.0"
 
-/* Re-executes with OPENBLAS_CORETYPE set when OpenBLAS fell back to its slowest kernels on
- * an AVX2/AVX-512 CPU it does not know; call first thing in main(). */
-void gsvae_blas_pick_kernels(char **argv);
-
 /* MPI_Init (thread level funneled) and this process's rank in gsvae_world_rank/size. */
 void gsvae_mpi_start(int *argc, char ***argv);
 /* Whether mpirun or srun started this process (read before MPI_Init, which sets the same
