@@ -14,8 +14,10 @@ reference = read_tree(os.path.join(straight, "run.h5"), ("params", "curves/steps
 
 
 def last_logged_step(run_dir):
+    # Without a lock: a reader's shared lock at the instant a resumed run reopens run.h5 for writing
+    # would make that open fail ("Resource temporarily unavailable"), a race of this poll, not a kill.
     try:
-        with h5py.File(os.path.join(run_dir, "run.h5"), "r", swmr=True) as f:
+        with h5py.File(os.path.join(run_dir, "run.h5"), "r", swmr=True, locking=False) as f:
             steps = f["curves/steps/step"]
             return int(steps[-1]) if len(steps) else 0
     except (OSError, KeyError, ValueError):  # not created yet, or being recreated by a resume
