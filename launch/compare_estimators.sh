@@ -2,7 +2,8 @@
 # Every estimator on the papers' MNIST-VAE (configs/mnist_vae.yaml: dynamically binarized images,
 # L x K latents) at one temperature over several seeds: final train -ELBO (the unrelaxed objective
 # of the last epoch) and test -ELBO and importance-weighted bound (gsvae eval --iw), mean +- sd per
-# estimator, into a Markdown table.
+# estimator, into a Markdown table (OUT.md) and the per-run values as tab-separated columns (OUT.tsv:
+# estimator, seed, train -ELBO, test -ELBO, bound, seconds) for launch/summarize_estimators.py.
 #
 #   launch/compare_estimators.sh OUT.md [EPOCHS [SEEDS [key=value ...]]]     (3 epochs, 3 seeds)
 #
@@ -16,7 +17,7 @@ iw=${GSVAE_COMPARE_IW:-100} count=${GSVAE_COMPARE_COUNT:-2000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 gsvae=build/gsvae
-rows="" runs=""
+rows="" runs="" tsv=""
 for estimator in $estimators; do
   values=""
   for ((seed = 1; seed <= seeds; seed++)); do
@@ -32,6 +33,7 @@ for estimator in $estimators; do
     runs+="- $estimator, seed $seed: train -ELBO $train, test -ELBO $elbo, bound $bound, $seconds s"$'\n'
     echo "$estimator seed $seed: train -ELBO $train, test -ELBO $elbo, IW bound $bound, $seconds s" >&2
     values+="$train $elbo $bound $seconds"$'\n'
+    tsv+="$estimator	$seed	$train	$elbo	$bound	$seconds"$'\n'
   done
   rows+="$(awk -v name="$estimator" '
     NF == 4 { for (c = 1; c <= 4; c++) { sum[c] += $c; sq[c] += $c * $c } n++ }
@@ -42,10 +44,12 @@ for estimator in $estimators; do
       printf " %.0f |\n", sum[4] / n
     }' <<<"$values")"$'\n'
 done
+threads=${OPENBLAS_NUM_THREADS:+, OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS}
+printf '%s' "$tsv" >"${out%.md}.tsv"
 {
   echo "# Estimators on the MNIST-VAE, dynamically binarized Fashion-MNIST"
   echo
-  echo "\`launch/compare_estimators.sh $out $epochs $seeds $*\` on $(date -u +%Y-%m-%d), $(nproc) cores: configs/mnist_vae.yaml"
+  echo "\`launch/compare_estimators.sh $out $epochs $seeds $*\` on $(date -u +%Y-%m-%d), $(nproc) cores$threads: configs/mnist_vae.yaml"
   echo "($("$gsvae" config configs/mnist_vae.yaml "$@" | grep -E '^  (latents|categories|estimator_samples|sf_baseline|init):' | tr -s ' ' | tr '\n' ' '))"
   echo "for $epochs epochs, seeds 1..$seeds; train -ELBO = the last epoch's mean unrelaxed objective; test -ELBO and"
   echo "the importance-weighted bound on -log p(x) ($iw samples) over the first $count test images (\`gsvae eval --iw\`)."

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gsvae builds and runs with (and, with --test, those its tests
-# use, and the `reinmax` package from PyPI for the ReinMax parity test). Skips apt entirely when
-# everything is already installed.
+# and the results' scripts use, and the `reinmax` package from PyPI for the ReinMax parity test). Skips
+# apt entirely when everything is already installed.
 set -euo pipefail
 # libopenblas-dev: the default BLAS, and the tests' double-precision model in every build; libdnnl-dev:
 # oneDNN, for -DGSVAE_BLAS=onednn (launch/test.sh builds and tests it too).
 packages="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libopenblas-dev libdnnl-dev
 librandom123-dev libyaml-dev zlib1g-dev libpng-dev libplplot-dev plplot-driver-cairo dataset-fashion-mnist"
 if [ "${1:-}" = "--test" ]; then
-  packages="$packages python3 python3-torch python3-h5py python3-numpy python3-yaml python3-pip clang libclang-rt-14-dev"
+  packages="$packages python3 python3-torch python3-h5py python3-numpy python3-yaml python3-pip clang libclang-rt-14-dev
+python3-plplot"
 fi
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
 missing=""
