@@ -1,5 +1,5 @@
 /* The estimators' settings from the config, their per-sample noise rows (the CPU backend's and the
- * tests'; the GPU draws the same numbers in kernels.cu), and the sf moving-average baseline. */
+ * tests'; the GPU draws the same numbers in kernels.cu). */
 #include <math.h>
 #include "gsvae/estimators.h"
 #include "gsvae/rng.h"
@@ -25,10 +25,3 @@ void gsvae_estimator_fill_noise(float *row, const gsvae_estimator_settings *sett
   gsvae_fill_uniform(draws, exponentials, seed, GSVAE_NOISE_GUMBEL_CONDITIONAL, step, sample);
   for (uint32_t i = 0; i < exponentials; i++) draws[i] = -logf(draws[i]);
 }
-
-void gsvae_sf_baseline_update(float *state, double mean_loss, double decay) {
-  state[0] = (float)(decay * state[0] + (1 - decay) * mean_loss);
-  state[1] = (float)(decay * state[1] + (1 - decay));
-}
-
-double gsvae_sf_baseline_value(const float *state) { return state[1] > 0 ? (double)state[0] / state[1] : 0; }

@@ -1,7 +1,9 @@
 /* GPU tests, each a mode of this program (exit 77 = skipped when no GPU is visible):
  *   one_step       CPU and CUDA backends, same config/params/batch: loss, metrics and every
- *                  gradient tensor agree to 1e-5 relative (fp32), for GS and ST; test loss too
- *   hundred_steps  the losses of 100 training steps agree (CPU vs CUDA)
+ *                  gradient tensor agree (fp32), for every estimator, sf with either baseline and
+ *                  tau.learn; test loss too
+ *   hundred_steps  the losses of 100 training steps agree (CPU vs CUDA): gs, sf with its moving
+ *                  average, st with a learned tau (and the learned tau itself)
  *   graphs         graph replay equals eager launches bit for bit (params, Adam state, metrics)
  *   nccl           the NCCL communicator with one rank (its ordered reduction inside the step)
  *                  equals no communicator, bit for bit, in a graph and eager */
@@ -19,6 +21,16 @@
 
 #define TRAIN_IMAGES 1050 /* batch 100: an epoch of 10 full batches and a short one of 50 */
 #define TEST_IMAGES 300
+
+/* The estimator under test: train.estimator with its samples (grmck's K, sf's S), sf's baseline
+ * and tau.learn. */
+typedef struct {
+  gsvae_estimator estimator;
+  int samples;
+  gsvae_sf_baseline baseline;
+  bool learn_tau;
+  const char *label;
+} estimator_case;
 
 typedef struct {
   gsvae_config config;
@@ -49,10 +61,14 @@ static void synthetic_dataset(gsvae_dataset *d, int count, uint64_t seed) {
   }
 }
 
-static void fixture_init(fixture *f, gsvae_estimator estimator, gsvae_binarize binarize) {
+static void fixture_init(fixture *f, estimator_case c, gsvae_binarize binarize) {
   memset(f, 0, sizeof *f);
   gsvae_config_defaults(&f->config);
-  f->config.train_estimator = estimator;
+  f->config.train_estimator = c.estimator;
+  if (c.samples) f->config.train_estimator_samples = c.samples;
+  f->config.train_sf_baseline = c.baseline;
+  f->config.tau_learn = c.learn_tau;
+  if (c.learn_tau) f->config.tau_schedule = GSVAE_TAU_CONSTANT, f->config.tau_init = 0.7;
   f->config.data_binarize = binarize;
   f->config.train_unrelaxed = true;
   f->config.device_precision = GSVAE_PRECISION_FP32;
@@ -121,6 +137,7 @@ static void train_steps(fixture *f, gsvae_backend *b, long steps, int read_every
       total->relaxed += sums.relaxed, total->bce += sums.bce, total->kl += sums.kl;
       total->unrelaxed += sums.unrelaxed, total->samples += sums.samples;
       total->steps += sums.steps, total->skipped += sums.skipped;
+      total->tau = sums.tau; /* tau.learn: the latest */
     }
   }
 }
@@ -134,10 +151,18 @@ static double relative(double a, double b) { return fabs(a - b) / fmax(fabs(b), 
 
 /* ---- one_step ---- */
 
-static void one_step_case(gsvae_estimator estimator, gsvae_binarize binarize, const char *label) {
-  printf("-- one step, %s\n", label);
+/* Each gradient tensor's relative L2 distance, CPU against GPU, within `limit`; sf's baseline state
+ * has a gradient of exactly 0 on both. */
+static void one_step_case(estimator_case c, gsvae_binarize binarize) {
+  printf("-- one step, %s\n", c.label);
+  /* fp32 sums in another order: ~1e-7 per operation, 1e-5 leaves room for the depth of the net.
+   * sf's gradient weighs each sample by its loss less the baseline: differences of per-sample BCE
+   * sums (~500 nats over 784 float terms, about 1e-4 apart when summed in the GPU's order) that are
+   * a few nats apart, so its weights, and the encoder's gradient, carry ~1e-5..1e-4 relative;
+   * 1e-3 still catches a wrong sample, baseline or sign, which move it by O(1). */
+  double limit = c.estimator == GSVAE_ESTIMATOR_SF ? 1e-3 : 1e-5;
   fixture f;
-  fixture_init(&f, estimator, binarize);
+  fixture_init(&f, c, binarize);
   /* one chunk, eager: the reduce buffers hold the whole batch's sums right after forward_backward */
   f.config.train_reduce_chunks = 1;
   f.config.device_graphs = false;
@@ -178,7 +203,8 @@ static void one_step_case(gsvae_estimator estimator, gsvae_binarize binarize, co
     char what[64];
     snprintf(what, sizeof what, "grad %s (relative L2)", name);
     double rel = sqrt(diff) / fmax(sqrt(norm), 1e-30);
-    expect(rel <= 1e-5 && norm > 0, what, rel, 1e-5);
+    bool state = !strcmp(name, "sf_baseline");
+    expect(state ? diff == 0 && norm == 0 : rel <= limit && norm > 0, what, rel, limit);
   }
   double cpu_test[GSVAE_METRIC_SLOTS] = {0}, gpu_test[GSVAE_METRIC_SLOTS] = {0};
   cpu->evaluate(cpu, 0, TEST_IMAGES, cpu_test);
@@ -192,17 +218,32 @@ static void one_step_case(gsvae_estimator estimator, gsvae_binarize binarize, co
 }
 
 static void test_one_step(void) {
-  one_step_case(GSVAE_ESTIMATOR_GS, GSVAE_BINARIZE_NONE, "Gumbel-Softmax, grey pixels");
-  one_step_case(GSVAE_ESTIMATOR_ST, GSVAE_BINARIZE_DYNAMIC, "straight-through, dynamic binarization");
+  one_step_case((estimator_case){GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "gs, grey pixels"},
+                GSVAE_BINARIZE_NONE);
+  const estimator_case cases[] = {
+      {GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, false, "st"},
+      {GSVAE_ESTIMATOR_ST_SOFTMAX, 0, GSVAE_SF_BASELINE_EMA, false, "st_softmax"},
+      {GSVAE_ESTIMATOR_GST, 0, GSVAE_SF_BASELINE_EMA, false, "gst"},
+      {GSVAE_ESTIMATOR_GRMCK, 10, GSVAE_SF_BASELINE_EMA, false, "grmck, K = 10"},
+      {GSVAE_ESTIMATOR_REINMAX, 0, GSVAE_SF_BASELINE_EMA, false, "reinmax"},
+      {GSVAE_ESTIMATOR_SF, 4, GSVAE_SF_BASELINE_LOO, false, "sf, 4 samples, leave-one-out"},
+      {GSVAE_ESTIMATOR_SF, 1, GSVAE_SF_BASELINE_EMA, false, "sf, 1 sample, moving average"},
+      {GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, true, "gs, tau.learn"},
+      {GSVAE_ESTIMATOR_ST_SOFTMAX, 0, GSVAE_SF_BASELINE_EMA, true, "st_softmax, tau.learn"},
+      {GSVAE_ESTIMATOR_GST, 0, GSVAE_SF_BASELINE_EMA, true, "gst, tau.learn"},
+      {GSVAE_ESTIMATOR_GRMCK, 10, GSVAE_SF_BASELINE_EMA, true, "grmck, K = 10, tau.learn"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) one_step_case(cases[i], GSVAE_BINARIZE_DYNAMIC);
 }
 
 /* ---- hundred_steps ---- */
 
-static void test_hundred_steps(void) {
+static void hundred_steps_case(estimator_case c) {
   enum { STEPS = 100 };
   const double limit = 1e-4; /* float sums in another order, compounded over 100 Adam steps */
+  printf("-- 100 steps, %s\n", c.label);
   fixture f;
-  fixture_init(&f, GSVAE_ESTIMATOR_GS, GSVAE_BINARIZE_DYNAMIC);
+  fixture_init(&f, c, GSVAE_BINARIZE_DYNAMIC);
   double losses[2][STEPS], unrelaxed[2][STEPS];
   gsvae_metric_sums totals[2];
   for (int cuda = 0; cuda < 2; cuda++) {
@@ -210,6 +251,9 @@ static void test_hundred_steps(void) {
     train_steps(&f, b, STEPS, 1, losses[cuda], unrelaxed[cuda], &totals[cuda]);
     b->destroy(b);
   }
+  if (c.learn_tau)
+    expect(relative(totals[1].tau, totals[0].tau) <= limit && totals[0].tau != 0.7f, "learned tau after 100 steps",
+           relative(totals[1].tau, totals[0].tau), limit);
   double worst = 0, worst_unrelaxed = 0;
   for (int s = 0; s < STEPS; s++) {
     worst = fmax(worst, relative(losses[1][s], losses[0][s]));
@@ -222,6 +266,12 @@ static void test_hundred_steps(void) {
   expect(totals[1].skipped == 0 && totals[1].steps == STEPS, "gpu steps counted, none skipped",
          (double)totals[1].skipped, 0);
   fixture_free(&f);
+}
+
+static void test_hundred_steps(void) {
+  hundred_steps_case((estimator_case){GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "gs"});
+  hundred_steps_case((estimator_case){GSVAE_ESTIMATOR_SF, 2, GSVAE_SF_BASELINE_EMA, false, "sf, 2 samples, moving average"});
+  hundred_steps_case((estimator_case){GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, true, "st, tau.learn"});
 }
 
 /* ---- bitwise comparisons of whole runs ---- */
@@ -265,14 +315,19 @@ static void free_result(run_result *r) {
 }
 
 static void test_graphs(void) {
-  gsvae_estimator estimators[2] = {GSVAE_ESTIMATOR_GS, GSVAE_ESTIMATOR_ST};
-  for (int e = 0; e < 2; e++) {
+  const estimator_case cases[] = {
+      {GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "graphs == eager (gs), 30 steps"},
+      {GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, false, "graphs == eager (st), 30 steps"},
+      {GSVAE_ESTIMATOR_SF, 3, GSVAE_SF_BASELINE_EMA, false, "graphs == eager (sf:3, moving average)"},
+      {GSVAE_ESTIMATOR_GRMCK, 10, GSVAE_SF_BASELINE_EMA, true, "graphs == eager (grmck, tau.learn)"},
+  };
+  for (size_t e = 0; e < sizeof cases / sizeof cases[0]; e++) {
     fixture f;
-    fixture_init(&f, estimators[e], GSVAE_BINARIZE_DYNAMIC);
+    fixture_init(&f, cases[e], GSVAE_BINARIZE_DYNAMIC);
     run_result eager, graph;
     run_gpu(&f, false, false, 30, &eager);
     run_gpu(&f, true, false, 30, &graph);
-    expect_same(&f, &eager, &graph, e ? "graphs == eager (ST), 30 steps" : "graphs == eager (GS), 30 steps");
+    expect_same(&f, &eager, &graph, cases[e].label);
     free_result(&eager);
     free_result(&graph);
     fixture_free(&f);
@@ -282,7 +337,7 @@ static void test_graphs(void) {
 static void test_nccl(void) {
   gsvae_cuda_select_device(MPI_COMM_WORLD);
   fixture f;
-  fixture_init(&f, GSVAE_ESTIMATOR_GS, GSVAE_BINARIZE_DYNAMIC);
+  fixture_init(&f, (estimator_case){GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "gs"}, GSVAE_BINARIZE_DYNAMIC);
   run_result none, attached, attached_eager;
   run_gpu(&f, true, false, 30, &none);
   run_gpu(&f, true, true, 30, &attached);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "gsvae/config.h"
+#include "gsvae/rng.h"
 
 typedef struct {
   gsvae_estimator kind;
@@ -27,6 +28,9 @@ void gsvae_estimator_fill_noise(float *row, const gsvae_estimator_settings *sett
 /* The sf baseline's moving average over the flat buffer's (sum, weight): after a step whose mean
  * loss over the global batch was mean_loss, sum = decay sum + (1 - decay) mean_loss and weight =
  * decay weight + (1 - decay); the baseline is sum / weight (bias-corrected as Adam's moments), 0
- * before the first step. In double, stored in float. */
-void gsvae_sf_baseline_update(float *state, double mean_loss, double decay);
-double gsvae_sf_baseline_value(const float *state);
+ * before the first step. In double, stored in float; inline so that the CPU and a CUDA kernel
+ * update it alike. */
+GSVAE_HD static inline void gsvae_sf_baseline_update(float *state, double mean_loss, double decay) {
+  state[0] = (float)(decay * state[0] + (1 - decay) * mean_loss);
+  state[1] = (float)(decay * state[1] + (1 - decay));
+}

@@ -9,6 +9,7 @@
 #include "gsvae/chunks.h"
 #include "gsvae/comm.h"
 #include "gsvae/cuda.h"
+#include "gsvae/estimators.h"
 #include "gsvae/rng.h"
 #include "cuda_util.h"
 #include "kernels.h"
@@ -48,6 +49,8 @@ typedef struct {
   float *x, *ones;
   float *act[GSVAE_MAX_LAYERS], *dact[GSVAE_MAX_LAYERS], *unrelaxed_act[GSVAE_MAX_LAYERS];
   float *y, *z, *dz, *dkl, *kl_groups, *bce_rows, *bce_unrelaxed_rows, *eval_slots;
+  float *tau_terms;          /* tau.learn: each (row, group)'s derivative in log tau, else NULL */
+  int samples;               /* one-hot samples decoded per input: sf's S, else 1 */
   int *choice;
   gsvae_cuda_step *steps;    /* one per local chunk; steps[0] also carries Adam's values */
   gsvae_cuda_step *step, *eval_step; /* step: the chunk being enqueued */
@@ -132,7 +135,7 @@ static void unrelaxed_decoder(cuda_backend *b, int rows) {
     gsvae_launch_bias_act(b->unrelaxed_act[l], b->params + layout->bias_offset[l], rows, layout->out_features[l],
                           layer_relu(layout, l), b->stream);
   }
-  gsvae_launch_bce(b->unrelaxed_act[layout->layer_count - 1], b->x, NULL, b->bce_unrelaxed_rows, rows,
+  gsvae_launch_bce(b->unrelaxed_act[layout->layer_count - 1], b->x, NULL, b->bce_unrelaxed_rows, rows, rows, 1,
                    layout->input_dim, b->stream);
 }
 
@@ -143,29 +146,43 @@ static void enqueue_chunk(cuda_backend *b, int rows) {
   const gsvae_layout *layout = &b->layout;
   const gsvae_config *config = &b->config;
   int n = layout->layer_count, E = layout->encoder_layers, L = layout->latents, K = layout->categories;
+  int decoded = rows * b->samples; /* the decoder's rows: sample s of input r is row s rows + r */
+  bool score_function = config->train_estimator == GSVAE_ESTIMATOR_SF;
   gsvae_launch_gather(b->x, b->train_pixels, b->order, b->step, rows, b->dim,
                       config->data_binarize == GSVAE_BINARIZE_DYNAMIC, config->train_seed, b->stream);
   encoder_forward(b, rows);
+  if (layout->has_log_tau) gsvae_launch_learned_tau(b->step, b->params + layout->log_tau_offset, b->stream);
   gsvae_launch_latent_forward(b->act[E - 1], b->y, b->z, b->dkl, b->kl_groups,
                               config->train_unrelaxed ? b->choice : NULL, b->step, rows, L, K, config->train_seed,
                               GSVAE_NOISE_GUMBEL, GSVAE_NOISE_GUMBEL_UNRELAXED, b->estimator, b->stream);
   for (int l = E; l < n; l++) {
-    linear_forward(b, l, layer_input(b, l), b->act[l], rows);
-    gsvae_launch_bias_act(b->act[l], b->params + layout->bias_offset[l], rows, layout->out_features[l],
+    linear_forward(b, l, layer_input(b, l), b->act[l], decoded);
+    gsvae_launch_bias_act(b->act[l], b->params + layout->bias_offset[l], decoded, layout->out_features[l],
                           layer_relu(layout, l), b->stream);
   }
-  gsvae_launch_bce(b->act[n - 1], b->x, b->dact[n - 1], b->bce_rows, rows, layout->input_dim, b->stream);
+  gsvae_launch_bce(b->act[n - 1], b->x, b->dact[n - 1], b->bce_rows, decoded, rows, b->samples, layout->input_dim,
+                   b->stream);
   if (config->train_unrelaxed) unrelaxed_decoder(b, rows);
   gsvae_launch_step_metrics(b->chunk_grads + layout->param_count, b->bce_rows, b->kl_groups,
-                            config->train_unrelaxed ? b->bce_unrelaxed_rows : NULL, rows, L, b->stream);
+                            config->train_unrelaxed ? b->bce_unrelaxed_rows : NULL, rows, b->samples, L, b->stream);
   for (int l = n - 1; l >= E; l--) {
-    linear_backward_params(b, l, b->dact[l], layer_input(b, l), rows);
+    linear_backward_params(b, l, b->dact[l], layer_input(b, l), decoded);
+    if (l == E && score_function) break; /* sf needs no dL/dz */
     float *d_input = l == E ? b->dz : b->dact[l - 1];
-    linear_backward_input(b, l, b->dact[l], d_input, rows);
-    if (l > E) gsvae_launch_relu_backward(d_input, b->act[l - 1], (size_t)rows * layout->in_features[l], b->stream);
+    linear_backward_input(b, l, b->dact[l], d_input, decoded);
+    if (l > E) gsvae_launch_relu_backward(d_input, b->act[l - 1], (size_t)decoded * layout->in_features[l], b->stream);
   }
-  gsvae_launch_latent_backward(b->dact[E - 1], b->dz, b->y, b->z, b->dkl, b->act[E - 1], layout->logits_relu, b->step,
-                               rows, L, K, config->train_seed, b->estimator, b->stream);
+  if (score_function)
+    gsvae_launch_sf_backward(b->dact[E - 1], b->y, b->z, b->dkl, b->act[E - 1], layout->logits_relu, b->bce_rows,
+                             layout->has_sf_baseline ? b->params + layout->sf_baseline_offset : NULL, rows, L, K,
+                             b->estimator, b->stream);
+  else
+    gsvae_launch_latent_backward(b->dact[E - 1], b->tau_terms, b->dz, b->y, b->z, b->dkl, b->act[E - 1],
+                                 layout->logits_relu, b->step, rows, L, K, config->train_seed, b->estimator,
+                                 b->stream);
+  if (layout->has_log_tau) gsvae_launch_sum(b->chunk_grads + layout->log_tau_offset, b->tau_terms, rows * L, b->stream);
+  if (layout->has_sf_baseline) /* state, not a trained parameter: Adam sees a zero gradient, as on the CPU */
+    cudaCheck(cudaMemsetAsync(b->chunk_grads + layout->sf_baseline_offset, 0, 2 * sizeof(float), b->stream));
   for (int l = E - 1; l >= 0; l--) {
     linear_backward_params(b, l, b->dact[l], layer_input(b, l), rows);
     if (l == 0) break;
@@ -211,6 +228,9 @@ static void enqueue_update(cuda_backend *b, const gsvae_step *s) {
   gsvae_launch_adam(b->params + start, b->exp_avg + start, b->exp_avg_sq + start, b->partials + start,
                     adam_end - start, b->agreed, b->steps, b->adam, b->stream);
   if (b->comm) b->comm->allgather(b->comm, b->params, params);
+  if (b->layout.has_sf_baseline) /* after this step's gradient used the old value; alike on every rank */
+    gsvae_launch_sf_baseline_update(b->params + b->layout.sf_baseline_offset, b->agreed, b->config.train_sf_decay,
+                                    b->stream);
   gsvae_launch_accumulate_metrics(b->metrics, b->agreed, b->stream);
 }
 
@@ -344,7 +364,11 @@ static void cuda_begin_epoch(gsvae_backend *backend, long epoch, const uint32_t 
 
 static void cuda_read_metrics(gsvae_backend *backend, gsvae_metric_sums *sums) {
   cuda_backend *b = as_cuda(backend);
+  float log_tau = 0.0f;
   cudaCheck(cudaMemcpyAsync(b->metrics_host, b->metrics, sizeof *b->metrics, cudaMemcpyDeviceToHost, b->stream));
+  if (b->layout.has_log_tau)
+    cudaCheck(cudaMemcpyAsync(&log_tau, b->params + b->layout.log_tau_offset, sizeof log_tau, cudaMemcpyDeviceToHost,
+                              b->stream));
   cudaCheck(cudaMemsetAsync(b->metrics, 0, offsetof(gsvae_cuda_metrics, bad_streak), b->stream));
   gsvae_cuda_stream_wait(b->stream, "the training steps (reading metrics)");
   const gsvae_cuda_metrics *m = b->metrics_host;
@@ -356,7 +380,7 @@ static void cuda_read_metrics(gsvae_backend *backend, gsvae_metric_sums *sums) {
   sums->steps = m->steps;
   sums->skipped = m->skipped;
   sums->bad_streak = m->bad_streak;
-  sums->tau = 0; /* tau.learn is the CPU backend's alone so far */
+  sums->tau = b->layout.has_log_tau ? expf(log_tau) : 0;
 }
 
 /* Test images in chunks of the batch workspace, eager (evaluation is not the hot loop). */
@@ -379,7 +403,7 @@ static void cuda_evaluate(gsvae_backend *backend, int start, int count, double *
                                 layout->latents, layout->categories, b->config.train_seed, 0, GSVAE_NOISE_EVAL,
                                 b->estimator, b->stream);
     unrelaxed_decoder(b, rows);
-    gsvae_launch_step_metrics(b->eval_slots, b->bce_unrelaxed_rows, b->kl_groups, NULL, rows, layout->latents,
+    gsvae_launch_step_metrics(b->eval_slots, b->bce_unrelaxed_rows, b->kl_groups, NULL, rows, 1, layout->latents,
                               b->stream);
     cudaCheck(cudaMemcpyAsync(b->eval_slots_host, b->eval_slots, GSVAE_METRIC_SLOTS * sizeof(float),
                               cudaMemcpyDeviceToHost, b->stream));
@@ -397,7 +421,7 @@ static void cuda_destroy(gsvae_backend *backend) {
   forget_graphs(b);
   void *buffers[] = {b->params, b->partials, b->agreed, b->exp_avg, b->exp_avg_sq, b->train_pixels, b->test_pixels, b->order,
                      b->x, b->ones, b->y, b->z, b->dz, b->dkl, b->kl_groups, b->bce_rows, b->bce_unrelaxed_rows,
-                     b->eval_slots, b->choice, b->steps, b->eval_step, b->metrics, b->cublas_workspace};
+                     b->eval_slots, b->choice, b->steps, b->eval_step, b->metrics, b->cublas_workspace, b->tau_terms};
   for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaCheck(cudaFree(buffers[i]));
   for (int l = 0; l < b->layout.layer_count; l++) {
     cudaCheck(cudaFree(b->act[l]));
@@ -435,15 +459,13 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
   b->reduce_count = layout->param_count + GSVAE_METRIC_SLOTS;
   b->adam = (gsvae_cuda_adam){(float)config->train_beta1, (float)config->train_beta2, (float)(1 - config->train_beta1),
                               (float)(1 - config->train_beta2), (float)config->train_eps};
-  /* sf decodes several samples per input and tau.learn reduces a gradient for log tau: neither is
-   * in the kernels yet */
-  if (config->train_estimator == GSVAE_ESTIMATOR_SF || config->tau_learn)
-    gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda: %s runs on the CPU backend only so far (expected "
-               "device.backend=cpu)", config->tau_learn ? "tau.learn=true" : "train.estimator=sf");
-  b->estimator = (gsvae_cuda_estimator){.kind = (int)config->train_estimator,
-                                        .conditional_draws =
-                                            config->train_estimator == GSVAE_ESTIMATOR_GRMCK ? config->train_estimator_samples : 0,
-                                        .gap = (float)config->train_estimator_gap};
+  gsvae_estimator_settings settings = gsvae_estimator_settings_of(config);
+  b->samples = settings.decoder_samples;
+  b->estimator = (gsvae_cuda_estimator){.kind = (int)settings.kind,
+                                        .conditional_draws = settings.conditional_draws,
+                                        .gap = (float)settings.gap,
+                                        .decoder_samples = settings.decoder_samples,
+                                        .sf_leave_one_out = settings.baseline == GSVAE_SF_BASELINE_LOO};
   if (train->dim != layout->input_dim || test->dim != layout->input_dim)
     gsvae_abort(GSVAE_EXIT_RUNTIME, "cuda backend: images of %d/%d pixels for a model of %d inputs", train->dim,
                 test->dim, layout->input_dim);
@@ -465,6 +487,7 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
 
   b->workspace_rows = max_rows > EVAL_ROWS ? max_rows : EVAL_ROWS;
   size_t P = layout->param_count, B = (size_t)b->workspace_rows, LK = (size_t)layout->latents * layout->categories;
+  size_t decoded = B * (size_t)b->samples; /* the decoder's rows and the latent samples it reads */
   b->params = device_alloc(P * sizeof(float));
   b->exp_avg = device_alloc(P * sizeof(float));
   b->exp_avg_sq = device_alloc(P * sizeof(float));
@@ -475,24 +498,26 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
   b->test_pixels = upload_pixels(test);
   b->order = device_alloc((size_t)train->count * sizeof(uint32_t));
   b->x = device_alloc(B * b->dim * sizeof(float));
-  float *ones = mallocCheck(B * sizeof(float));
-  for (size_t i = 0; i < B; i++) ones[i] = 1.0f;
-  b->ones = device_alloc(B * sizeof(float));
-  cudaCheck(cudaMemcpy(b->ones, ones, B * sizeof(float), cudaMemcpyHostToDevice));
+  float *ones = mallocCheck(decoded * sizeof(float));
+  for (size_t i = 0; i < decoded; i++) ones[i] = 1.0f;
+  b->ones = device_alloc(decoded * sizeof(float));
+  cudaCheck(cudaMemcpy(b->ones, ones, decoded * sizeof(float), cudaMemcpyHostToDevice));
   free(ones);
   for (int l = 0; l < layout->layer_count; l++) {
     size_t bytes = B * layout->out_features[l] * sizeof(float);
-    b->act[l] = device_alloc(bytes);
-    b->dact[l] = device_alloc(bytes);
+    size_t rows = l >= layout->encoder_layers ? decoded : B;
+    b->act[l] = device_alloc(rows * layout->out_features[l] * sizeof(float));
+    b->dact[l] = device_alloc(rows * layout->out_features[l] * sizeof(float));
     if (l >= layout->encoder_layers) b->unrelaxed_act[l] = device_alloc(bytes);
   }
   b->y = device_alloc(B * LK * sizeof(float));
-  b->z = device_alloc(B * LK * sizeof(float));
+  b->z = device_alloc(decoded * LK * sizeof(float));
   b->dz = device_alloc(B * LK * sizeof(float));
   b->dkl = device_alloc(B * LK * sizeof(float));
   b->kl_groups = device_alloc(B * layout->latents * sizeof(float));
   b->choice = device_alloc(B * layout->latents * sizeof(int));
-  b->bce_rows = device_alloc(B * sizeof(float));
+  b->bce_rows = device_alloc(decoded * sizeof(float));
+  if (layout->has_log_tau) b->tau_terms = device_alloc(B * layout->latents * sizeof(float));
   b->bce_unrelaxed_rows = device_alloc(B * sizeof(float));
   b->eval_slots = device_alloc(GSVAE_METRIC_SLOTS * sizeof(float));
   b->steps = device_alloc((size_t)b->max_partials * sizeof *b->steps);

@@ -1,12 +1,14 @@
 /* The CUDA backend's kernels: batch gather with binarization, bias+ReLU, the latent layer (each
- * estimator's forward and backward, as src/cpu_estimators.c; KL; unrelaxed choice), sigmoid-BCE, the one-hot decoder
- * layer, per-step metrics, the finite check and Adam. All reductions run in a fixed order (no
+ * estimator's forward and backward, as src/cpu_estimators.c, with tau.learn's log-tau derivative; KL;
+ * unrelaxed choice), sigmoid-BCE, the one-hot decoder layer, per-step metrics, the finite check,
+ * Adam and sf's moving-average baseline. All reductions run in a fixed order (no
  * float atomics), so a replayed graph reproduces eager launches bit for bit. */
 #include <math.h>
 #include <stdint.h>
 #include "gsvae/rng.h"
 extern "C" {
 #include "gsvae/backend.h"
+#include "gsvae/estimators.h"
 }
 #include "cuda_util.h"
 #include "kernels.h"
@@ -69,6 +71,13 @@ __global__ static void set_step_kernel(gsvae_cuda_step *device_step, gsvae_cuda_
 extern "C" void gsvae_launch_set_step(gsvae_cuda_step *device_step, gsvae_cuda_step value, cudaStream_t stream) {
   set_step_kernel<<<1, 1, 0, stream>>>(device_step, value);
   kernelCheck("set_step_kernel");
+}
+
+__global__ static void learned_tau_kernel(gsvae_cuda_step *step, const float *log_tau) { step->tau = expf(*log_tau); }
+
+extern "C" void gsvae_launch_learned_tau(gsvae_cuda_step *step, const float *log_tau, cudaStream_t stream) {
+  learned_tau_kernel<<<1, 1, 0, stream>>>(step, log_tau);
+  kernelCheck("learned_tau_kernel");
 }
 
 /* One thread per 4 pixels of a row: one Philox block serves them all. */
@@ -155,7 +164,8 @@ __global__ static void latent_forward_kernel(const float *logits, float *y, floa
   if (relaxed_purpose) {
     /* the scores v whose softmax(v / tau) the estimator keeps (cpu_estimators.c) into y, then softmax */
     int kind = estimator.kind;
-    float tau = kind == GSVAE_ESTIMATOR_REINMAX ? 1.0f : step->tau, smax = 0.0f, best = 0.0f;
+    float tau = kind == GSVAE_ESTIMATOR_REINMAX || kind == GSVAE_ESTIMATOR_SF ? 1.0f : step->tau, smax = 0.0f,
+          best = 0.0f;
     noise_cursor noise = noise_open(seed, (uint32_t)relaxed_purpose, step->step, sample);
     int hard = 0;
     for (int k = 0; k < K; k++) {
@@ -180,6 +190,18 @@ __global__ static void latent_forward_kernel(const float *logits, float *y, floa
       float soft = y[base + k] / sum;
       y[base + k] = soft;
       z[base + k] = kind == GSVAE_ESTIMATOR_GS ? soft : (k == hard ? 1.0f : 0.0f);
+    }
+    /* sf's further samples: block s of the Gumbels (noise index s * latents * K + e) into z's block s */
+    size_t block_stride = (size_t)rows * latents * K;
+    for (int sample_block = 1; sample_block < estimator.decoder_samples; sample_block++) {
+      uint32_t block_first = (uint32_t)(sample_block * latents * K) + first;
+      float block_best = 0.0f;
+      int block_hard = 0;
+      for (int k = 0; k < K; k++) {
+        float perturbed = l[k] + noise_gumbel(&noise, block_first + k);
+        if (k == 0 || perturbed > block_best) block_best = perturbed, block_hard = k;
+      }
+      for (int k = 0; k < K; k++) z[sample_block * block_stride + base + k] = k == block_hard ? 1.0f : 0.0f;
     }
   }
   if (choice) {
@@ -216,29 +238,32 @@ __device__ static float conditional_perturbed(const float *l, int c, int hot, fl
 
 /* dlogits = dkl + the estimator's backward of dz (cpu_estimators.c), masked by the logits' ReLU:
  * the softmax backward through the kept y at tau (gs, st, st_softmax, gst), its mean over the
- * conditional draws (grmck), or 2 J(pi1) dz - J(pi0) dz / 2 (reinmax). */
-__global__ static void latent_backward_kernel(float *dlogits, const float *dz, const float *y, const float *z,
-                                              const float *dkl, const float *logits, int logits_relu,
+ * conditional draws (grmck), or 2 J(pi1) dz - J(pi0) dz / 2 (reinmax). With tau_terms, each
+ * softmax backward's derivative in log tau, -sum a v / tau with a = y (dz - y.dz) and v the scores
+ * whose softmax(v / tau) y is (softmax_backward in cpu_estimators.c), per (row, group). */
+__global__ static void latent_backward_kernel(float *dlogits, float *tau_terms, const float *dz, const float *y,
+                                              const float *z, const float *dkl, const float *logits, int logits_relu,
                                               const gsvae_cuda_step *step, int rows, int latents, int K,
                                               uint64_t seed, gsvae_cuda_estimator estimator) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= rows * latents) return;
   size_t base = (size_t)i * K;
   const float *l = logits + base, *d = dz + base;
-  float tau = step->tau, dot = 0.0f;
-  int hot = 0;
+  float tau = step->tau, dot = 0.0f, tau_term = 0.0f;
+  int hot = 0, row = i / latents, group = i % latents;
   while (z[base + hot] != 1.0f && hot < K - 1) hot++;
   if (estimator.kind == GSVAE_ESTIMATOR_GRMCK) {
-    int row = i / latents, group = i % latents, width = latents * K;
+    int width = latents * K;
     noise_cursor noise = noise_open(seed, GSVAE_NOISE_GUMBEL_CONDITIONAL, step->step, step->sample_base + row);
     float top = l[0], sum = 0.0f;
     for (int k = 1; k < K; k++) top = l[k] > top ? l[k] : top;
     for (int k = 0; k < K; k++) sum += expf(l[k] - top);
     float log_partition = top + logf(sum);
+    float scale = 1.0f / estimator.conditional_draws;
     for (int k = 0; k < K; k++) dlogits[base + k] = 0.0f;
     for (int draw = 0; draw < estimator.conditional_draws; draw++) {
       uint32_t first = (uint32_t)(draw * width + group * K);
-      float smax = 0.0f, total = 0.0f, dot_draw = 0.0f;
+      float smax = 0.0f, total = 0.0f, dot_draw = 0.0f, tau_sum = 0.0f;
       for (int k = 0; k < K; k++) {
         float scaled = conditional_perturbed(l, k, hot, log_partition, &noise, first + hot, first + k) / tau;
         smax = k == 0 || scaled > smax ? scaled : smax;
@@ -250,17 +275,21 @@ __global__ static void latent_backward_kernel(float *dlogits, const float *dz, c
         dot_draw += soft * d[k];
       }
       for (int k = 0; k < K; k++) {
-        float soft = expf(conditional_perturbed(l, k, hot, log_partition, &noise, first + hot, first + k) / tau - smax) / total;
-        dlogits[base + k] += (1.0f / estimator.conditional_draws) * (soft * (d[k] - dot_draw) / tau);
+        float v = conditional_perturbed(l, k, hot, log_partition, &noise, first + hot, first + k);
+        float a = expf(v / tau - smax) / total * (d[k] - dot_draw);
+        dlogits[base + k] += scale * a / tau;
+        tau_sum += a * v;
       }
+      tau_term -= scale * tau_sum / tau;
     }
     for (int k = 0; k < K; k++) {
       float value = dlogits[base + k] + dkl[base + k];
       dlogits[base + k] = logits_relu && !(l[k] > 0.0f) ? 0.0f : value;
     }
+    if (tau_terms) tau_terms[i] = tau_term;
     return;
   }
-  if (estimator.kind == GSVAE_ESTIMATOR_REINMAX) { /* y holds pi0 = softmax(logits) */
+  if (estimator.kind == GSVAE_ESTIMATOR_REINMAX) { /* y holds pi0 = softmax(logits); tau.learn refuses reinmax */
     float top = l[0] / tau, sum = 0.0f, dot1 = 0.0f;
     for (int k = 1; k < K; k++) top = l[k] / tau > top ? l[k] / tau : top;
     for (int k = 0; k < K; k++) sum += expf(l[k] / tau - top);
@@ -280,35 +309,94 @@ __global__ static void latent_backward_kernel(float *dlogits, const float *dz, c
     float value = y[base + k] * (d[k] - dot) / tau + dkl[base + k];
     dlogits[base + k] = logits_relu && !(l[k] > 0.0f) ? 0.0f : value;
   }
+  if (!tau_terms) return;
+  /* the scores v: logits + the relaxed Gumbels (gs, st), the logits (st_softmax), or gst's m2 */
+  noise_cursor noise = noise_open(seed, GSVAE_NOISE_GUMBEL, step->step, step->sample_base + row);
+  float top = l[0], tau_sum = 0.0f;
+  for (int k = 1; k < K; k++) top = l[k] > top ? l[k] : top;
+  for (int k = 0; k < K; k++) {
+    float v = estimator.kind == GSVAE_ESTIMATOR_GST          ? (k == hot ? top : fminf(l[k], top - estimator.gap))
+              : estimator.kind == GSVAE_ESTIMATOR_ST_SOFTMAX ? l[k]
+                                                             : l[k] + noise_gumbel(&noise, (uint32_t)(group * K + k));
+    tau_sum += y[base + k] * (d[k] - dot) * v;
+  }
+  tau_terms[i] = -(tau_sum / tau);
 }
 
-extern "C" void gsvae_launch_latent_backward(float *dlogits, const float *dz, const float *y, const float *z,
-                                             const float *dkl, const float *logits, int logits_relu,
+extern "C" void gsvae_launch_latent_backward(float *dlogits, float *tau_terms, const float *dz, const float *y,
+                                             const float *z, const float *dkl, const float *logits, int logits_relu,
                                              const gsvae_cuda_step *step, int rows, int latents, int categories,
                                              uint64_t seed, gsvae_cuda_estimator estimator, cudaStream_t stream) {
   latent_backward_kernel<<<blocks_for((size_t)rows * latents), THREADS, 0, stream>>>(
-      dlogits, dz, y, z, dkl, logits, logits_relu, step, rows, latents, categories, seed, estimator);
+      dlogits, tau_terms, dz, y, z, dkl, logits, logits_relu, step, rows, latents, categories, seed, estimator);
   kernelCheck("latent_backward_kernel");
 }
 
+/* One thread per (row, group); the weights are recomputed per group, in cpu_model.c's sf_weights
+ * order, so that every group of an input sees the same numbers. */
+__global__ static void sf_backward_kernel(float *dlogits, const float *y, const float *z, const float *dkl,
+                                          const float *logits, int logits_relu, const float *row_loss,
+                                          const float *sf_state, int rows, int latents, int K,
+                                          gsvae_cuda_estimator estimator) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= rows * latents) return;
+  int row = i / latents, samples = estimator.decoder_samples;
+  size_t base = (size_t)i * K, block_stride = (size_t)rows * latents * K;
+  float total = 0.0f, moving = 0.0f;
+  for (int s = 0; s < samples; s++) total += row_loss[(size_t)s * rows + row];
+  if (!estimator.sf_leave_one_out) moving = sf_state[1] > 0.0f ? sf_state[0] / sf_state[1] : 0.0f;
+  for (int k = 0; k < K; k++) dlogits[base + k] = dkl[base + k];
+  for (int s = 0; s < samples; s++) {
+    float own = row_loss[(size_t)s * rows + row];
+    float baseline = estimator.sf_leave_one_out ? (total - own) / (float)(samples - 1) : moving;
+    float weight = (own - baseline) / (float)samples;
+    for (int k = 0; k < K; k++) dlogits[base + k] += weight * (z[s * block_stride + base + k] - y[base + k]);
+  }
+  for (int k = 0; k < K; k++)
+    if (logits_relu && !(logits[base + k] > 0.0f)) dlogits[base + k] = 0.0f;
+}
+
+extern "C" void gsvae_launch_sf_backward(float *dlogits, const float *y, const float *z, const float *dkl,
+                                         const float *logits, int logits_relu, const float *row_loss,
+                                         const float *sf_state, int rows, int latents, int categories,
+                                         gsvae_cuda_estimator estimator, cudaStream_t stream) {
+  sf_backward_kernel<<<blocks_for((size_t)rows * latents), THREADS, 0, stream>>>(
+      dlogits, y, z, dkl, logits, logits_relu, row_loss, sf_state, rows, latents, categories, estimator);
+  kernelCheck("sf_backward_kernel");
+}
+
+__global__ static void sum_kernel(float *out, const float *values, int count) {
+  float partial = 0.0f;
+  for (int i = threadIdx.x; i < count; i += THREADS) partial += values[i];
+  partial = block_sum(partial);
+  if (threadIdx.x == 0) *out = partial;
+}
+
+extern "C" void gsvae_launch_sum(float *out, const float *values, int count, cudaStream_t stream) {
+  sum_kernel<<<1, THREADS, 0, stream>>>(out, values, count);
+  kernelCheck("sum_kernel");
+}
+
 /* BCE from the pre-sigmoid output, as cpu_model.c: max(a, 0) - x a + log(1 + exp(-|a|)). */
-__global__ static void bce_kernel(const float *a, const float *x, float *da, float *bce_rows, int dim) {
-  size_t offset = (size_t)blockIdx.x * dim;
+__global__ static void bce_kernel(const float *a, const float *x, float *da, float *bce_rows, int x_rows, int samples,
+                                  int dim) {
+  size_t offset = (size_t)blockIdx.x * dim, x_offset = (size_t)(blockIdx.x % x_rows) * dim;
   float loss = 0.0f;
   for (int p = threadIdx.x; p < dim; p += THREADS) {
-    float logit = a[offset + p], target = x[offset + p];
+    float logit = a[offset + p], target = x[x_offset + p];
     float e = expf(-fabsf(logit)), one_plus = 1.0f + e;
     loss += (logit > 0.0f ? logit : 0.0f) - target * logit + logf(one_plus);
-    if (da) da[offset + p] = (logit >= 0.0f ? 1.0f : e) / one_plus - target;
+    /* divided as cpu_model.c divides (by 1 exactly when there is one sample) */
+    if (da) da[offset + p] = ((logit >= 0.0f ? 1.0f : e) / one_plus - target) / (float)samples;
   }
   loss = block_sum(loss);
   if (threadIdx.x == 0) bce_rows[blockIdx.x] = loss;
 }
 
-extern "C" void gsvae_launch_bce(const float *a, const float *x, float *da, float *bce_rows, int rows, int dim,
-                                 cudaStream_t stream) {
+extern "C" void gsvae_launch_bce(const float *a, const float *x, float *da, float *bce_rows, int rows, int x_rows,
+                                 int samples, int dim, cudaStream_t stream) {
   if (rows == 0) return;
-  bce_kernel<<<rows, THREADS, 0, stream>>>(a, x, da, bce_rows, dim);
+  bce_kernel<<<rows, THREADS, 0, stream>>>(a, x, da, bce_rows, x_rows, samples, dim);
   kernelCheck("bce_kernel");
 }
 
@@ -333,13 +421,15 @@ extern "C" void gsvae_launch_onehot_linear(float *out, const float *weight, cons
 }
 
 __global__ static void step_metrics_kernel(float *slots, const float *bce_rows, const float *kl_groups,
-                                           const float *bce_unrelaxed_rows, int rows, int latents) {
+                                           const float *bce_unrelaxed_rows, int rows, int samples, int latents) {
   float relaxed = 0.0f, bce = 0.0f, kl = 0.0f, unrelaxed = 0.0f;
   for (int row = threadIdx.x; row < rows; row += THREADS) {
-    float row_kl = 0.0f;
+    float row_kl = 0.0f, row_bce = 0.0f;
     for (int g = 0; g < latents; g++) row_kl += kl_groups[(size_t)row * latents + g];
-    relaxed += bce_rows[row] + row_kl;
-    bce += bce_rows[row];
+    for (int s = 0; s < samples; s++) row_bce += bce_rows[(size_t)s * rows + row];
+    row_bce /= (float)samples;
+    relaxed += row_bce + row_kl;
+    bce += row_bce;
     kl += row_kl;
     if (bce_unrelaxed_rows) unrelaxed += bce_unrelaxed_rows[row] + row_kl;
   }
@@ -357,9 +447,10 @@ __global__ static void step_metrics_kernel(float *slots, const float *bce_rows, 
 }
 
 extern "C" void gsvae_launch_step_metrics(float *slots, const float *bce_rows, const float *kl_groups,
-                                          const float *bce_unrelaxed_rows, int rows, int latents,
+                                          const float *bce_unrelaxed_rows, int rows, int samples, int latents,
                                           cudaStream_t stream) {
-  step_metrics_kernel<<<1, THREADS, 0, stream>>>(slots, bce_rows, kl_groups, bce_unrelaxed_rows, rows, latents);
+  step_metrics_kernel<<<1, THREADS, 0, stream>>>(slots, bce_rows, kl_groups, bce_unrelaxed_rows, rows, samples,
+                                                 latents);
   kernelCheck("step_metrics_kernel");
 }
 
@@ -412,6 +503,16 @@ extern "C" void gsvae_launch_adam(float *params, float *exp_avg, float *exp_avg_
   adam_kernel<<<blocks_for(count), THREADS, 0, stream>>>(params, exp_avg, exp_avg_sq, grads, count, agreed, step,
                                                           adam);
   kernelCheck("adam_kernel");
+}
+
+__global__ static void sf_baseline_update_kernel(float *state, const float *agreed, double decay) {
+  if (agreed[0] != 0.0f) return;
+  gsvae_sf_baseline_update(state, agreed[1 + GSVAE_METRIC_BCE] / agreed[1 + GSVAE_METRIC_SAMPLES], decay);
+}
+
+extern "C" void gsvae_launch_sf_baseline_update(float *state, const float *agreed, double decay, cudaStream_t stream) {
+  sf_baseline_update_kernel<<<1, 1, 0, stream>>>(state, agreed, decay);
+  kernelCheck("sf_baseline_update_kernel");
 }
 
 __global__ static void accumulate_metrics_kernel(gsvae_cuda_metrics *metrics, const float *agreed) {

@@ -30,6 +30,8 @@ typedef struct {
   int kind;                       /* gsvae_estimator */
   int conditional_draws;          /* grmck's K */
   float gap;                      /* gst's kappa */
+  int decoder_samples;            /* sf's S one-hot samples decoded per input, else 1 */
+  int sf_leave_one_out;           /* sf's baseline: 1 leave-one-out, 0 the moving average */
 } gsvae_cuda_estimator;
 
 /* Summed over the finite steps since the last read; bad_streak runs across reads. */
@@ -48,31 +50,46 @@ void gsvae_launch_gather(float *x, const uint8_t *pixels, const uint32_t *order,
 void gsvae_launch_bias_act(float *y, const float *bias, int rows, int cols, int relu, cudaStream_t stream);
 /* d *= (activation > 0): ReLU's backward from its output. */
 void gsvae_launch_relu_backward(float *d, const float *activation, size_t count, cudaStream_t stream);
+/* step->tau = exp(*log_tau): tau.learn's temperature, read from the parameters on the device. */
+void gsvae_launch_learned_tau(gsvae_cuda_step *step, const float *log_tau, cudaStream_t stream);
 /* Per (row, latent group) of K logits: KL(q || uniform) into kl_groups and its gradient into dkl;
  * when relaxed_purpose != 0 the estimator's forward: the soft sample it keeps in y and the decoder
- * input z (y for gs, else the one-hot of argmax(logits + g)); when choice != NULL the argmax of
+ * input z (y for gs, else the one-hot of argmax(logits + g); sf: decoder_samples one-hot blocks of
+ * rows x latents x categories, block s from Gumbel block s); when choice != NULL the argmax of
  * logits + fresh noise of unrelaxed_purpose. Sample index of row r: sample_base + r. */
 void gsvae_launch_latent_forward(const float *logits, float *y, float *z, float *dkl, float *kl_groups, int *choice,
                                  const gsvae_cuda_step *step, int rows, int latents, int categories, uint64_t seed,
                                  int relaxed_purpose, int unrelaxed_purpose, gsvae_cuda_estimator estimator,
                                  cudaStream_t stream);
 /* dlogits = the estimator's backward of dz (from y, z and, for grmck, the conditional draws of
- * (seed, GUMBEL_CONDITIONAL, step, sample)), plus dkl, masked by the logits' ReLU. */
-void gsvae_launch_latent_backward(float *dlogits, const float *dz, const float *y, const float *z, const float *dkl,
-                                  const float *logits, int logits_relu, const gsvae_cuda_step *step, int rows,
-                                  int latents, int categories, uint64_t seed, gsvae_cuda_estimator estimator,
-                                  cudaStream_t stream);
-/* Per row: bce_rows[r] = sum over pixels of softplus(a) - x a; when da != NULL also
- * da = sigmoid(a) - x. One block per row, fixed reduction order. */
-void gsvae_launch_bce(const float *a, const float *x, float *da, float *bce_rows, int rows, int dim,
-                      cudaStream_t stream);
+ * (seed, GUMBEL_CONDITIONAL, step, sample)), plus dkl, masked by the logits' ReLU; when tau_terms
+ * != NULL (tau.learn) also each group's derivative in log tau, one per (row, group). Not for sf. */
+void gsvae_launch_latent_backward(float *dlogits, float *tau_terms, const float *dz, const float *y, const float *z,
+                                  const float *dkl, const float *logits, int logits_relu, const gsvae_cuda_step *step,
+                                  int rows, int latents, int categories, uint64_t seed,
+                                  gsvae_cuda_estimator estimator, cudaStream_t stream);
+/* sf's backward (cpu_estimators.c): dlogits = dkl + sum over the S samples D_s of weight_s (D_s -
+ * y), weight_s = (loss_s - baseline_s) / S from the decoded rows' losses row_loss[s rows + r] and
+ * the leave-one-out mean or the moving average in sf_state (sum, weight); masked by the logits' ReLU. */
+void gsvae_launch_sf_backward(float *dlogits, const float *y, const float *z, const float *dkl, const float *logits,
+                              int logits_relu, const float *row_loss, const float *sf_state, int rows, int latents,
+                              int categories, gsvae_cuda_estimator estimator, cudaStream_t stream);
+/* *out = the sum of values[0..count), one block in a fixed order. */
+void gsvae_launch_sum(float *out, const float *values, int count, cudaStream_t stream);
+/* Per row r of a: bce_rows[r] = sum over pixels of softplus(a) - x a against x's row r % x_rows
+ * (sf decodes several samples of each input); when da != NULL also da = (sigmoid(a) - x) / samples
+ * (the loss is the mean over an input's samples). One block per row, fixed reduction order. */
+void gsvae_launch_bce(const float *a, const float *x, float *da, float *bce_rows, int rows, int x_rows, int samples,
+                      int dim, cudaStream_t stream);
 /* A linear layer fed one-hot latents: out[r, o] = bias[o] + sum_l W[o, l*K + choice[r, l]]. */
 void gsvae_launch_onehot_linear(float *out, const float *weight, const float *bias, const int *choice, int rows,
                                 int out_features, int latents, int categories, int relu, cudaStream_t stream);
 /* slots[GSVAE_METRIC_*] = the batch's sums (RELAXED = bce + kl, BCE, KL, UNRELAXED = bce_unrelaxed
- * + kl or 0 when bce_unrelaxed is NULL, SAMPLES = rows). One block, fixed order. */
+ * + kl or 0 when bce_unrelaxed is NULL, SAMPLES = rows), an input's bce the mean of its `samples`
+ * rows of bce_rows (row s rows + r). One block, fixed order. */
 void gsvae_launch_step_metrics(float *slots, const float *bce_rows, const float *kl_groups,
-                               const float *bce_unrelaxed_rows, int rows, int latents, cudaStream_t stream);
+                               const float *bce_unrelaxed_rows, int rows, int samples, int latents,
+                               cudaStream_t stream);
 /* *flag = 1 when any of values[0..count) is NaN or infinite (left as it is otherwise). */
 void gsvae_launch_check_finite(const float *values, size_t count, float *flag, cudaStream_t stream);
 /* out[i] = ((sources[i] + sources[stride + i]) + sources[2 stride + i]) + ... over `count` sources,
@@ -84,6 +101,9 @@ void gsvae_launch_fold(float *out, const float *sources, size_t stride, int coun
  * rank saw a non-finite value). */
 void gsvae_launch_adam(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
                        const float *agreed, const gsvae_cuda_step *step, gsvae_cuda_adam adam, cudaStream_t stream);
+/* sf's moving-average baseline after a finite step (agreed[0] == 0): gsvae_sf_baseline_update of
+ * state with the step's mean bce, agreed[1 + BCE] / agreed[1 + SAMPLES], as cpu_backend.c's update. */
+void gsvae_launch_sf_baseline_update(float *state, const float *agreed, double decay, cudaStream_t stream);
 /* Adds a finite step's metric slots (agreed[1..]) to the sums, or counts it skipped (agreed[0] != 0). */
 void gsvae_launch_accumulate_metrics(gsvae_cuda_metrics *metrics, const float *agreed, cudaStream_t stream);
 /* Checks the last launch (launch configuration errors), naming the kernel. */
