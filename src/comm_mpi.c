@@ -1,5 +1,5 @@
 /* MPI start-up and the MPI communicator over host memory: the ordered fold of the ranks' chunk
- * gradients to shard owners (or MPI's reduce-scatter), the parameters' all-gather, host sums. */
+ * gradients to shard owners, the parameters' all-gather, host sums. */
 #include <mpi.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,19 +73,16 @@ static void *grown(void *buffer, size_t bytes) {
   return bigger;
 }
 
+/* Always the ordered fold, whatever `ordered` asks: each piece sent straight to its shard's owner
+ * and folded there measured faster than MPI_Reduce_scatter at 2 ranks (results/
+ * deterministic_reduction.md: 11.8 against 14.3 ms a step), and it moves the same bytes. */
 static void mpi_reduce_scatter(gsvae_comm *base, float *partials, const int *partial_counts, size_t count,
                                size_t shard_count, bool ordered) {
+  (void)ordered;
   mpi_comm *comm = (mpi_comm *)base;
   int size = base->size, rank = base->rank;
   shard_layout(comm, shard_count, count);
   size_t mine = (size_t)comm->starts[rank], length = (size_t)comm->counts[rank];
-  if (!ordered) {
-    if (size == 1) return;
-    /* in place, MPI leaves this rank's shard at the start of the buffer */
-    mpiCheck(MPI_Reduce_scatter(MPI_IN_PLACE, partials, comm->counts, MPI_FLOAT, MPI_SUM, base->mpi));
-    memmove(partials + mine, partials, length * sizeof(float));
-    return;
-  }
   int total = 0, first_mine = 0;
   for (int q = 0; q < size; q++) {
     if (q == rank) first_mine = total;

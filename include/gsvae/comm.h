@@ -17,7 +17,8 @@ struct gsvae_comm {
    * [gsvae_shard_start(shard_count, size, rank), ...+1) of the sum, the last shard extended to
    * `count`, in place in its first partial buffer. ordered: the partials are folded in the global
    * order as float adds, ((p0 + p1) + p2) + ..., so the bits do not depend on the number of ranks;
-   * otherwise the library's sum (every partial_counts[q] must then be 1). */
+   * otherwise the library's sum may serve (every partial_counts[q] must then be 1): NCCL's
+   * ReduceScatter; MPI folds in order either way. */
   void (*reduce_scatter)(gsvae_comm *comm, float *partials, const int *partial_counts, size_t count,
                          size_t shard_count, bool ordered);
   /* In place: every rank's shard of `count` floats (the backend's memory) to every rank. */
