@@ -34,7 +34,6 @@ typedef struct {
   const gsvae_dataset *train, *test;
   int max_batch;                 /* rows the workspace holds: the largest chunk or GSVAE_EVAL_BLOCK */
   int worker_count;              /* threads computing chunks side by side (train.deterministic), else 1 */
-  int update_threads;            /* threads Adam's ranges run on: the rank's share of the cores */
   chunk_worker workers[GSVAE_MAX_WORKERS];
   gsvae_comm *comm;              /* NULL: one rank alone */
   float *params, *exp_avg, *exp_avg_sq;
@@ -187,27 +186,6 @@ static bool all_finite(const float *values, size_t count) {
   return !bad;
 }
 
-/* Adam over the rank's shard, in equal ranges over its threads: elementwise (and without FMA to
- * contract), so any split gives the same bits; it is memory-bound, and a second core's bandwidth
- * is what the one-process run otherwise leaves idle here. */
-typedef struct {
-  cpu_backend *backend;
-  const gsvae_step *step;
-  const float *grads;
-  size_t start, end;
-} adam_job;
-
-static void adam_range_of_worker(void *context, int w) {
-  adam_job *job = context;
-  cpu_backend *backend = job->backend;
-  const gsvae_config *config = &backend->config;
-  size_t length = job->end - job->start, workers = (size_t)backend->update_threads;
-  size_t first = job->start + length * (size_t)w / workers, end = job->start + length * (size_t)(w + 1) / workers;
-  cpu_adam_update(backend->params + first, backend->exp_avg + first, backend->exp_avg_sq + first, job->grads + first,
-                  end - first, job->step->step + 1, config->train_lr, config->train_beta1, config->train_beta2,
-                  config->train_eps, (double)job->step->global_count);
-}
-
 /* How many partials each rank sends into the reduction of this step. */
 static void count_partials(cpu_backend *backend, const gsvae_step *step, int ranks) {
   for (int q = 0; q < ranks; q++) {
@@ -249,8 +227,10 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
     return;
   }
   backend->metrics.bad_streak = 0;
-  adam_job adam = {backend, step, grads, start, end < params ? end : params};
-  gsvae_parallel_run(backend->update_threads, adam_range_of_worker, &adam);
+  size_t adam_end = end < params ? end : params;
+  cpu_adam_update(backend->params + start, backend->exp_avg + start, backend->exp_avg_sq + start, grads + start,
+                  adam_end - start, step->step + 1, config->train_lr, config->train_beta1, config->train_beta2,
+                  config->train_eps, (double)step->global_count);
   if (comm) comm->allgather(comm, backend->params, params);
   if (backend->layout.has_sf_baseline) /* after this step's gradient used the old value; alike on every rank */
     gsvae_sf_baseline_update(backend->params + backend->layout.sf_baseline_offset,
@@ -345,9 +325,6 @@ gsvae_backend *gsvae_cpu_backend_create(const gsvae_config *config, const gsvae_
     if (backend->worker_count < 1) backend->worker_count = 1;
     gsvae_blas_set_threads(1);
   }
-  backend->update_threads = config->train_deterministic ? backend->worker_count : gsvae_blas_get_threads();
-  if (backend->update_threads > GSVAE_MAX_WORKERS) backend->update_threads = GSVAE_MAX_WORKERS;
-  if (backend->update_threads < 1) backend->update_threads = 1;
   size_t params = layout->param_count, latent_width = (size_t)layout->latents * layout->categories;
   backend->estimator = gsvae_estimator_settings_of(config);
   backend->noise_width = gsvae_estimator_noise_width(&backend->estimator, (int)latent_width);
