@@ -401,6 +401,21 @@ void cpu_model_decode(cpu_model *model, const gsvae_real *params, const gsvae_re
          (size_t)batch * layout->input_dim * sizeof(gsvae_real));
 }
 
+/* Layers high down to low, accumulated into grads, from grad_out (the gradient of layer high's
+ * output: grad_a, grad_b or another buffer) through grad_a and grad_b in turn; layer low's input is
+ * low_input, and its input gradient is not needed. */
+static void backward_layers(cpu_model *model, const gsvae_real *params, gsvae_real *grads, int high, int low,
+                            const gsvae_real *low_input, int rows, gsvae_real *grad_out) {
+  gsvae_real *grad_in = grad_out == model->grad_a ? model->grad_b : model->grad_a;
+  for (int l = high; l >= low; l--) {
+    const gsvae_real *in = l == low ? low_input : model->activations[l - 1];
+    linear_backward(model, l, params, in, model->activations[l], grad_out, rows, grads, l == low ? NULL : grad_in,
+                    true);
+    grad_out = grad_in;
+    grad_in = grad_out == model->grad_a ? model->grad_b : model->grad_a;
+  }
+}
+
 void cpu_model_decoder_gradient(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *z,
                                 const gsvae_real *x, int rows, const gsvae_real *row_weight, gsvae_real *row_loss) {
   const gsvae_layout *layout = &model->layout;
@@ -413,16 +428,7 @@ void cpu_model_decoder_gradient(cpu_model *model, const gsvae_real *params, gsva
     if (row_weight)
       for (int d = 0; d < dim; d++) grad_row[d] *= row_weight[r];
   }
-  if (!row_weight) return;
-  gsvae_real *grad_out = model->grad_a, *grad_in = model->grad_b;
-  for (int l = last; l >= first; l--) {
-    const gsvae_real *in = l == first ? z : model->activations[l - 1];
-    linear_backward(model, l, params, in, model->activations[l], grad_out, rows, grads, l == first ? NULL : grad_in,
-                    true);
-    gsvae_real *swap = grad_out;
-    grad_out = grad_in;
-    grad_in = swap;
-  }
+  if (row_weight) backward_layers(model, params, grads, last, first, z, rows, model->grad_a);
 }
 
 double cpu_model_encoder_gradient(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
@@ -433,14 +439,7 @@ double cpu_model_encoder_gradient(cpu_model *model, const gsvae_real *params, gs
   encoder_forward(model, params, x, batch);
   double kl = kl_and_pick(model, model->activations[layout->encoder_layers - 1], batch, NULL, model->grad_logits);
   for (size_t i = 0; i < (size_t)batch * width; i++) model->grad_logits[i] += grad_logits[i];
-  gsvae_real *grad_out = model->grad_logits, *grad_in = model->grad_a;
-  for (int l = layout->encoder_layers - 1; l >= 0; l--) {
-    const gsvae_real *in = l == 0 ? x : model->activations[l - 1];
-    linear_backward(model, l, params, in, model->activations[l], grad_out, batch, grads, l == 0 ? NULL : grad_in,
-                    true);
-    grad_out = grad_in;
-    grad_in = grad_out == model->grad_a ? model->grad_b : model->grad_a;
-  }
+  backward_layers(model, params, grads, layout->encoder_layers - 1, 0, x, batch, model->grad_logits);
   return kl;
 }
 
