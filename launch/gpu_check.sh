@@ -20,17 +20,17 @@ mkdir -p "$out"
 [ -f .devrt/env.sh ] && source .devrt/env.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 failed=0
+step_limit=${GSVAE_STEP_TIMEOUT:-900} # seconds: a hang becomes a failed step (exit 124), not a lost run
 step() { # step NAME COMMAND...: runs it, its output into OUT_DIR/NAME.log, one summary line
   local name=$1; shift
   local start=$SECONDS
-  "$@" >"$out/$name.log" 2>&1
+  timeout "$step_limit" "$@" >"$out/$name.log" 2>&1
   local code=$?
   [ "$code" -eq 0 ] || failed=$((failed + 1))
   printf '%-16s exit %3d  %4d s  %s\n' "$name" "$code" $((SECONDS - start)) "$out/$name.log" | tee -a "$out/summary.txt"
 }
 : >"$out/summary.txt"
-missing_libraries() { ! ldd "$build/gsvae" "$build/tests/gpu_test" | grep 'not found'; }
-step ldd missing_libraries
+step ldd bash -c "ldd $build/gsvae $build/tests/gpu_test $build/tests/gpu_bench; ! ldd $build/gsvae $build/tests/gpu_test $build/tests/gpu_bench | grep 'not found'"
 step info "$build/gsvae" info
 step nvidia_smi nvidia-smi
 for mode in one_step hundred_steps graphs nccl; do step "gpu_$mode" "$build/tests/gpu_test" "$mode"; done
