@@ -315,14 +315,7 @@ static gsvae_step make_step(const trainer *t, long step) {
   s.batch_start = (step % t->steps_per_epoch) * config->train_batch;
   long remaining = t->train.count - s.batch_start;
   s.global_count = (int)(remaining < config->train_batch ? remaining : config->train_batch);
-  /* a short last batch may have fewer samples than chunks: then a chunk per sample */
-  int rank = t->comm->rank, size = t->comm->size;
-  int chunks = config->train_deterministic ? config->train_reduce_chunks : size;
-  s.chunk_count = chunks < s.global_count ? chunks : s.global_count;
-  s.first_chunk = gsvae_rank_first_chunk(s.chunk_count, size, rank);
-  s.local_chunks = gsvae_rank_first_chunk(s.chunk_count, size, rank + 1) - s.first_chunk;
-  s.local_start = gsvae_chunk_start(s.global_count, s.chunk_count, s.first_chunk);
-  s.local_count = gsvae_chunk_start(s.global_count, s.chunk_count, s.first_chunk + s.local_chunks) - s.local_start;
+  gsvae_step_slice(&s, config, t->comm->rank, t->comm->size);
   s.tau = (float)tau_schedule_value(config, step, t->total_steps);
   return s;
 }

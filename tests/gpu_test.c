@@ -1,12 +1,14 @@
 /* GPU tests, each a mode of this program (exit 77 = skipped when no GPU is visible):
  *   one_step       CPU and CUDA backends, same config/params/batch: loss, metrics and every
- *                  gradient tensor agree (fp32), for every estimator, sf with either baseline and
- *                  tau.learn; test loss too
- *   hundred_steps  the losses of 100 training steps agree (CPU vs CUDA): gs, sf with its moving
- *                  average, st with a learned tau (and the learned tau itself)
+ *                  gradient tensor agree (fp32), and Adam on the same gradient gives the same
+ *                  bits, for every estimator, sf with either baseline and tau.learn; test loss too
+ *   hundred_steps  the same over 100 training steps, the GPU starting each from the CPU's state
+ *                  (so that rounding cannot compound): gs, sf with its moving average, st with a
+ *                  learned tau
  *   graphs         graph replay equals eager launches bit for bit (params, Adam state, metrics)
  *   nccl           the NCCL communicator with one rank (its ordered reduction inside the step)
- *                  equals no communicator, bit for bit, in a graph and eager */
+ *                  equals no communicator, bit for bit, in a graph and eager, with and without
+ *                  train.deterministic; a deterministic run repeated gives the same bits */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,11 +101,7 @@ static gsvae_step make_step(const fixture *f, long step) {
   s.batch_start = (step % f->steps_per_epoch) * f->config.train_batch;
   long remaining = TRAIN_IMAGES - s.batch_start;
   s.global_count = (int)(remaining < f->config.train_batch ? remaining : f->config.train_batch);
-  s.local_start = 0;
-  s.local_count = s.global_count;
-  s.chunk_count = f->config.train_reduce_chunks < s.global_count ? f->config.train_reduce_chunks : s.global_count;
-  s.first_chunk = 0;
-  s.local_chunks = s.chunk_count;
+  gsvae_step_slice(&s, &f->config, 0, 1);
   s.tau = (float)fmax(0.5, exp(-0.01 * step));
   return s;
 }
@@ -116,10 +114,8 @@ static gsvae_backend *make_backend(fixture *f, bool cuda) {
   return b;
 }
 
-/* The training loop's step sequence; losses[step] = the step's mean relaxed loss when read_every
- * is 1, metrics summed into *total. */
-static void train_steps(fixture *f, gsvae_backend *b, long steps, int read_every, double *losses,
-                        double *unrelaxed, gsvae_metric_sums *total) {
+/* The training loop's step sequence, metrics read every `read_every` steps and summed into *total. */
+static void train_steps(fixture *f, gsvae_backend *b, long steps, int read_every, gsvae_metric_sums *total) {
   memset(total, 0, sizeof *total);
   for (long step = 0; step < steps; step++) {
     gsvae_step s = make_step(f, step);
@@ -132,12 +128,9 @@ static void train_steps(fixture *f, gsvae_backend *b, long steps, int read_every
     if ((step + 1) % read_every == 0 || step + 1 == steps) {
       gsvae_metric_sums sums;
       b->read_metrics(b, &sums);
-      if (losses) losses[step] = sums.relaxed / sums.samples;
-      if (unrelaxed) unrelaxed[step] = sums.unrelaxed / sums.samples;
       total->relaxed += sums.relaxed, total->bce += sums.bce, total->kl += sums.kl;
       total->unrelaxed += sums.unrelaxed, total->samples += sums.samples;
       total->steps += sums.steps, total->skipped += sums.skipped;
-      total->tau = sums.tau; /* tau.learn: the latest */
     }
   }
 }
@@ -149,12 +142,103 @@ static void expect(bool ok, const char *what, double value, double limit) {
 
 static double relative(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-30); }
 
-/* ---- one_step ---- */
+/* ---- one_step and hundred_steps: CPU against GPU, each step from the same state ---- */
 
-/* Each gradient tensor's relative L2 distance, CPU against GPU, within `limit`; sf's baseline state
- * has a gradient of exactly 0 on both. */
-static void one_step_case(estimator_case c, gsvae_binarize binarize) {
-  printf("-- one step, %s\n", c.label);
+/* The worst CPU-vs-GPU differences over the steps compared so far. */
+typedef struct {
+  double metric[GSVAE_METRIC_SLOTS];
+  double *tensor;          /* per layout tensor: its gradient's relative L2 distance */
+  bool gradient_vanished;  /* a trained tensor's CPU gradient was all zero: its comparison shows nothing */
+  bool state_moved;        /* sf's baseline is state: its gradient must be exactly 0 on both */
+  size_t adam_differing;   /* parameters and moments whose GPU update, from the CPU's gradient, differs */
+  double baseline;         /* sf's moving average after the update, relative */
+} differences;
+
+/* One step on both backends from the state both hold: the step's losses and every gradient
+ * compared; then the GPU's update is run on the CPU's gradient (copied over its own), so that
+ * its Adam, which rounds each operation as cpu_adam_update does, must give the CPU's bits. */
+static void compare_step(fixture *f, gsvae_backend *cpu, gsvae_backend *gpu, const gsvae_step *s, differences *d) {
+  const gsvae_layout *layout = &f->layout;
+  cpu->forward_backward(cpu, s);
+  gpu->forward_backward(gpu, s);
+  size_t count_cpu, count_gpu;
+  float *cpu_grads = cpu->reduce_buffer(cpu, &count_cpu), *gpu_device = gpu->reduce_buffer(gpu, &count_gpu);
+  if (count_gpu != count_cpu) gsvae_fail(GSVAE_EXIT_RUNTIME, "reduce buffer lengths %zu (gpu) vs %zu (cpu)", count_gpu, count_cpu);
+  float *gpu_grads = mallocCheck(count_cpu * sizeof(float));
+  cudaCheck(cudaDeviceSynchronize());
+  cudaCheck(cudaMemcpy(gpu_grads, gpu_device, count_cpu * sizeof(float), cudaMemcpyDeviceToHost));
+  const float *cpu_metrics = cpu_grads + layout->param_count, *gpu_metrics = gpu_grads + layout->param_count;
+  for (int m = 0; m < GSVAE_METRIC_SLOTS; m++) {
+    /* KL(q || uniform) sums terms q (log q + log K) that cancel (it is ~0 near uniform q); each
+     * group's rounding scales with its terms, at most 2 log K per group, not with their sum */
+    double scale = m == GSVAE_METRIC_KL ? cpu_metrics[GSVAE_METRIC_SAMPLES] * layout->latents * 2 * log(layout->categories)
+                                        : fabs(cpu_metrics[m]);
+    d->metric[m] = fmax(d->metric[m], fabs((double)gpu_metrics[m] - cpu_metrics[m]) / fmax(scale, 1e-30));
+  }
+  for (int t = 0; t < gsvae_layout_tensor_count(layout); t++) {
+    char name[32];
+    int rank;
+    size_t shape[2], offset, length;
+    gsvae_layout_tensor(layout, t, name, &rank, shape, &offset, &length);
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < length; i++) {
+      double delta = (double)gpu_grads[offset + i] - cpu_grads[offset + i];
+      diff += delta * delta;
+      norm += (double)cpu_grads[offset + i] * cpu_grads[offset + i];
+    }
+    if (!strcmp(name, "sf_baseline")) d->state_moved |= diff != 0 || norm != 0;
+    else d->gradient_vanished |= norm == 0, d->tensor[t] = fmax(d->tensor[t], sqrt(diff) / fmax(sqrt(norm), 1e-30));
+  }
+  cudaCheck(cudaMemcpy(gpu_device, cpu_grads, count_cpu * sizeof(float), cudaMemcpyHostToDevice));
+  cpu->update(cpu, s);
+  gpu->update(gpu, s);
+  size_t n = layout->param_count;
+  float *state[2][3];
+  for (int b = 0; b < 2; b++) {
+    for (int k = 0; k < 3; k++) state[b][k] = mallocCheck(n * sizeof(float));
+    (b ? gpu : cpu)->get_state(b ? gpu : cpu, state[b][0], state[b][1], state[b][2]);
+  }
+  size_t baseline = layout->has_sf_baseline ? layout->sf_baseline_offset : n;
+  for (int k = 0; k < 3; k++)
+    for (size_t i = 0; i < n; i++) {
+      /* the moving average is updated in double, where nvcc may contract into FMA: compared below */
+      if (i == baseline || i == baseline + 1) continue;
+      d->adam_differing += memcmp(&state[0][k][i], &state[1][k][i], sizeof(float)) != 0;
+    }
+  if (layout->has_sf_baseline)
+    for (int i = 0; i < 2; i++)
+      d->baseline = fmax(d->baseline, relative(state[1][0][baseline + i], state[0][0][baseline + i]));
+  for (int b = 0; b < 2; b++)
+    for (int k = 0; k < 3; k++) free(state[b][k]);
+  free(gpu_grads);
+}
+
+/* Each gradient tensor and metric within `limit`, Adam bit for bit. */
+static void report_differences(const fixture *f, const differences *d, double limit) {
+  const char *metric_names[GSVAE_METRIC_SLOTS] = {"relaxed loss", "bce", "kl (vs 2 L log K per sample)",
+                                                  "unrelaxed loss", "samples"};
+  for (int m = 0; m < GSVAE_METRIC_SLOTS; m++) expect(d->metric[m] <= 1e-5, metric_names[m], d->metric[m], 1e-5);
+  for (int t = 0; t < gsvae_layout_tensor_count(&f->layout); t++) {
+    char name[32], what[64];
+    int rank;
+    size_t shape[2], offset, length;
+    gsvae_layout_tensor(&f->layout, t, name, &rank, shape, &offset, &length);
+    if (!strcmp(name, "sf_baseline")) continue;
+    snprintf(what, sizeof what, "grad %s (relative L2)", name);
+    expect(d->tensor[t] <= limit, what, d->tensor[t], limit);
+  }
+  expect(!d->gradient_vanished, "no trained tensor with an all-zero gradient", d->gradient_vanished, 0);
+  expect(!d->state_moved, "sf baseline's gradient exactly 0", d->state_moved, 0);
+  expect(d->adam_differing == 0, "Adam on the CPU's gradient: values differing", (double)d->adam_differing, 0);
+  /* the average's inputs are equal (the CPU's metric sums were copied over): double rounding only */
+  expect(d->baseline <= 1e-6, "sf moving average after the update", d->baseline, 1e-6);
+}
+
+/* `steps` steps of the training loop's sequence; before each, the GPU takes the CPU's state, so
+ * that differences cannot compound. One chunk, eager: the GPU's partial buffer holds the batch's
+ * sums right after forward_backward. */
+static void compare_steps(estimator_case c, gsvae_binarize binarize, int steps) {
+  printf("-- %d step%s from the CPU's state, %s\n", steps, steps == 1 ? "" : "s", c.label);
   /* fp32 sums in another order: ~1e-7 per operation, 1e-5 leaves room for the depth of the net.
    * sf's gradient weighs each sample by its loss less the baseline: differences of per-sample BCE
    * sums (~500 nats over 784 float terms, about 1e-4 apart when summed in the GPU's order) that are
@@ -163,63 +247,45 @@ static void one_step_case(estimator_case c, gsvae_binarize binarize) {
   double limit = c.estimator == GSVAE_ESTIMATOR_SF ? 1e-3 : 1e-5;
   fixture f;
   fixture_init(&f, c, binarize);
-  /* one chunk, eager: the reduce buffers hold the whole batch's sums right after forward_backward */
   f.config.train_reduce_chunks = 1;
+  f.config.train_deterministic = true;
   f.config.device_graphs = false;
   gsvae_backend *cpu = make_backend(&f, false), *gpu = make_backend(&f, true);
-  gsvae_epoch_permutation(f.order, TRAIN_IMAGES, f.config.train_seed, 0);
-  gsvae_step s = make_step(&f, 0);
-  s.tau = 0.7f;
-  size_t count_cpu, count_gpu;
-  float *cpu_grads = cpu->reduce_buffer(cpu, &count_cpu);
-  gsvae_backend *both[2] = {cpu, gpu};
-  for (int i = 0; i < 2; i++) {
-    both[i]->begin_epoch(both[i], 0, f.order);
-    both[i]->forward_backward(both[i], &s);
-  }
-  float *gpu_device = gpu->reduce_buffer(gpu, &count_gpu);
-  float *gpu_grads = mallocCheck(count_cpu * sizeof(float));
-  cudaCheck(cudaDeviceSynchronize());
-  cudaCheck(cudaMemcpy(gpu_grads, gpu_device, count_cpu * sizeof(float), cudaMemcpyDeviceToHost));
-  if (count_gpu != count_cpu) printf("FAIL reduce buffer lengths %zu (gpu) vs %zu (cpu)\n", count_gpu, count_cpu), failures++;
-
-  const char *metric_names[GSVAE_METRIC_SLOTS] = {"relaxed loss", "bce", "kl", "unrelaxed loss", "samples"};
-  for (int m = 0; m < GSVAE_METRIC_SLOTS; m++) {
-    size_t at = f.layout.param_count + m;
-    expect(relative(gpu_grads[at], cpu_grads[at]) <= 1e-5, metric_names[m], relative(gpu_grads[at], cpu_grads[at]),
-           1e-5);
-  }
-  for (int t = 0; t < gsvae_layout_tensor_count(&f.layout); t++) {
-    char name[32];
-    int rank;
-    size_t shape[2], offset, length;
-    gsvae_layout_tensor(&f.layout, t, name, &rank, shape, &offset, &length);
-    double diff = 0, norm = 0;
-    for (size_t i = 0; i < length; i++) {
-      double d = (double)gpu_grads[offset + i] - cpu_grads[offset + i];
-      diff += d * d;
-      norm += (double)cpu_grads[offset + i] * cpu_grads[offset + i];
+  differences d = {.tensor = callocCheck((size_t)gsvae_layout_tensor_count(&f.layout), sizeof(double))};
+  size_t n = f.layout.param_count;
+  float *params = mallocCheck(n * sizeof(float)), *exp_avg = mallocCheck(n * sizeof(float)),
+        *exp_avg_sq = mallocCheck(n * sizeof(float));
+  for (int step = 0; step < steps; step++) {
+    gsvae_step s = make_step(&f, step);
+    if (s.batch_start == 0) {
+      gsvae_epoch_permutation(f.order, TRAIN_IMAGES, f.config.train_seed, s.epoch);
+      cpu->begin_epoch(cpu, s.epoch, f.order);
+      gpu->begin_epoch(gpu, s.epoch, f.order);
     }
-    char what[64];
-    snprintf(what, sizeof what, "grad %s (relative L2)", name);
-    double rel = sqrt(diff) / fmax(sqrt(norm), 1e-30);
-    bool state = !strcmp(name, "sf_baseline");
-    expect(state ? diff == 0 && norm == 0 : rel <= limit && norm > 0, what, rel, limit);
+    cpu->get_state(cpu, params, exp_avg, exp_avg_sq);
+    gpu->set_state(gpu, params, exp_avg, exp_avg_sq);
+    compare_step(&f, cpu, gpu, &s, &d);
   }
+  report_differences(&f, &d, limit);
+  gsvae_metric_sums sums[2];
+  cpu->read_metrics(cpu, &sums[0]);
+  gpu->read_metrics(gpu, &sums[1]);
+  expect(sums[1].skipped == 0 && sums[1].steps == steps, "gpu steps counted, none skipped", (double)sums[1].skipped, 0);
+  if (c.learn_tau) expect(relative(sums[1].tau, sums[0].tau) <= 1e-6, "learned tau read out", relative(sums[1].tau, sums[0].tau), 1e-6);
   double cpu_test[GSVAE_METRIC_SLOTS] = {0}, gpu_test[GSVAE_METRIC_SLOTS] = {0};
-  cpu->evaluate(cpu, 0, TEST_IMAGES, cpu_test);
+  cpu->evaluate(cpu, 0, TEST_IMAGES, cpu_test); /* the same parameters, if Adam passed */
   gpu->evaluate(gpu, 0, TEST_IMAGES, gpu_test);
   expect(relative(gpu_test[GSVAE_METRIC_RELAXED], cpu_test[GSVAE_METRIC_RELAXED]) <= 1e-5, "test loss",
          relative(gpu_test[GSVAE_METRIC_RELAXED], cpu_test[GSVAE_METRIC_RELAXED]), 1e-5);
-  free(gpu_grads);
+  free(params), free(exp_avg), free(exp_avg_sq), free(d.tensor);
   cpu->destroy(cpu);
   gpu->destroy(gpu);
   fixture_free(&f);
 }
 
 static void test_one_step(void) {
-  one_step_case((estimator_case){GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "gs, grey pixels"},
-                GSVAE_BINARIZE_NONE);
+  compare_steps((estimator_case){GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "gs, grey pixels"},
+                GSVAE_BINARIZE_NONE, 1);
   const estimator_case cases[] = {
       {GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, false, "st"},
       {GSVAE_ESTIMATOR_ST_SOFTMAX, 0, GSVAE_SF_BASELINE_EMA, false, "st_softmax"},
@@ -233,45 +299,16 @@ static void test_one_step(void) {
       {GSVAE_ESTIMATOR_GST, 0, GSVAE_SF_BASELINE_EMA, true, "gst, tau.learn"},
       {GSVAE_ESTIMATOR_GRMCK, 10, GSVAE_SF_BASELINE_EMA, true, "grmck, K = 10, tau.learn"},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) one_step_case(cases[i], GSVAE_BINARIZE_DYNAMIC);
-}
-
-/* ---- hundred_steps ---- */
-
-static void hundred_steps_case(estimator_case c) {
-  enum { STEPS = 100 };
-  const double limit = 1e-4; /* float sums in another order, compounded over 100 Adam steps */
-  printf("-- 100 steps, %s\n", c.label);
-  fixture f;
-  fixture_init(&f, c, GSVAE_BINARIZE_DYNAMIC);
-  double losses[2][STEPS], unrelaxed[2][STEPS];
-  gsvae_metric_sums totals[2];
-  for (int cuda = 0; cuda < 2; cuda++) {
-    gsvae_backend *b = make_backend(&f, cuda);
-    train_steps(&f, b, STEPS, 1, losses[cuda], unrelaxed[cuda], &totals[cuda]);
-    b->destroy(b);
-  }
-  if (c.learn_tau)
-    expect(relative(totals[1].tau, totals[0].tau) <= limit && totals[0].tau != 0.7f, "learned tau after 100 steps",
-           relative(totals[1].tau, totals[0].tau), limit);
-  double worst = 0, worst_unrelaxed = 0;
-  for (int s = 0; s < STEPS; s++) {
-    worst = fmax(worst, relative(losses[1][s], losses[0][s]));
-    worst_unrelaxed = fmax(worst_unrelaxed, relative(unrelaxed[1][s], unrelaxed[0][s]));
-  }
-  printf("step 1: cpu %.6f gpu %.6f | step 100: cpu %.6f gpu %.6f\n", losses[0][0], losses[1][0], losses[0][STEPS - 1],
-         losses[1][STEPS - 1]);
-  expect(worst <= limit, "relaxed loss, worst of 100 steps", worst, limit);
-  expect(worst_unrelaxed <= limit, "unrelaxed loss, worst of 100 steps", worst_unrelaxed, limit);
-  expect(totals[1].skipped == 0 && totals[1].steps == STEPS, "gpu steps counted, none skipped",
-         (double)totals[1].skipped, 0);
-  fixture_free(&f);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_steps(cases[i], GSVAE_BINARIZE_DYNAMIC, 1);
 }
 
 static void test_hundred_steps(void) {
-  hundred_steps_case((estimator_case){GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "gs"});
-  hundred_steps_case((estimator_case){GSVAE_ESTIMATOR_SF, 2, GSVAE_SF_BASELINE_EMA, false, "sf, 2 samples, moving average"});
-  hundred_steps_case((estimator_case){GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, true, "st, tau.learn"});
+  const estimator_case cases[] = {
+      {GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "gs"},
+      {GSVAE_ESTIMATOR_SF, 2, GSVAE_SF_BASELINE_EMA, false, "sf, 2 samples, moving average"},
+      {GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, true, "st, tau.learn"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_steps(cases[i], GSVAE_BINARIZE_DYNAMIC, 100);
 }
 
 /* ---- bitwise comparisons of whole runs ---- */
@@ -287,7 +324,7 @@ static void run_gpu(fixture *f, bool graphs, bool nccl, long steps, run_result *
   gsvae_comm *comm = NULL;
   if (nccl) comm = gsvae_nccl_comm_create(MPI_COMM_WORLD, gsvae_cuda_backend_stream(b));
   if (nccl) b->attach_comm(b, comm);
-  train_steps(f, b, steps, 7, NULL, NULL, &r->total);
+  train_steps(f, b, steps, 7, &r->total);
   size_t bytes = f->layout.param_count * sizeof(float);
   r->params = mallocCheck(bytes), r->exp_avg = mallocCheck(bytes), r->exp_avg_sq = mallocCheck(bytes);
   b->get_state(b, r->params, r->exp_avg, r->exp_avg_sq);
@@ -334,19 +371,32 @@ static void test_graphs(void) {
   }
 }
 
+/* Without and with train.deterministic (8 chunks folded in order): the communicator with one
+ * rank, in a graph and eager, equals none; and a deterministic run repeated gives the same bits. */
 static void test_nccl(void) {
   gsvae_cuda_select_device(MPI_COMM_WORLD);
-  fixture f;
-  fixture_init(&f, (estimator_case){GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "gs"}, GSVAE_BINARIZE_DYNAMIC);
-  run_result none, attached, attached_eager;
-  run_gpu(&f, true, false, 30, &none);
-  run_gpu(&f, true, true, 30, &attached);
-  run_gpu(&f, false, true, 30, &attached_eager);
-  expect_same(&f, &none, &attached, "nccl inside the step graph == none");
-  expect_same(&f, &none, &attached_eager, "nccl, eager == none");
-  run_result *all[] = {&none, &attached, &attached_eager};
-  for (int i = 0; i < 3; i++) free_result(all[i]);
-  fixture_free(&f);
+  for (int deterministic = 0; deterministic < 2; deterministic++) {
+    fixture f;
+    fixture_init(&f, (estimator_case){GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "gs"}, GSVAE_BINARIZE_DYNAMIC);
+    f.config.train_deterministic = deterministic;
+    f.config.train_reduce_chunks = 8;
+    printf("-- train.deterministic=%s\n", deterministic ? "true (8 chunks)" : "false");
+    run_result none, attached, attached_eager, again;
+    run_gpu(&f, true, false, 30, &none);
+    run_gpu(&f, true, true, 30, &attached);
+    run_gpu(&f, false, true, 30, &attached_eager);
+    expect_same(&f, &none, &attached, "nccl inside the step graph == none");
+    expect_same(&f, &none, &attached_eager, "nccl, eager == none");
+    run_result *all[] = {&none, &attached, &attached_eager, &again};
+    int results = 3;
+    if (deterministic) {
+      run_gpu(&f, true, true, 30, &again);
+      expect_same(&f, &attached, &again, "deterministic run repeated == itself");
+      results = 4;
+    }
+    for (int i = 0; i < results; i++) free_result(all[i]);
+    fixture_free(&f);
+  }
 }
 
 int main(int argc, char **argv) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include "gsvae/chunks.h"
 #include "gsvae/config.h"
 #include "gsvae/data.h"
 #include "gsvae/model.h"
@@ -33,6 +34,18 @@ typedef struct {
   int first_chunk, local_chunks; /* this rank's chunks [first_chunk, first_chunk + local_chunks) */
   float tau;                   /* the schedule's; a learned tau (tau.learn) is the backend's own */
 } gsvae_step;
+
+/* Rank `rank` of `size`'s slice of a global batch of s->global_count samples: its reduction chunks
+ * and their rows (a fixed number of chunks when train.deterministic, else one per rank; a short
+ * last batch with fewer samples than chunks gets a chunk per sample). */
+static inline void gsvae_step_slice(gsvae_step *s, const gsvae_config *config, int rank, int size) {
+  int chunks = config->train_deterministic ? config->train_reduce_chunks : size;
+  s->chunk_count = chunks < s->global_count ? chunks : s->global_count;
+  s->first_chunk = gsvae_rank_first_chunk(s->chunk_count, size, rank);
+  s->local_chunks = gsvae_rank_first_chunk(s->chunk_count, size, rank + 1) - s->first_chunk;
+  s->local_start = gsvae_chunk_start(s->global_count, s->chunk_count, s->first_chunk);
+  s->local_count = gsvae_chunk_start(s->global_count, s->chunk_count, s->first_chunk + s->local_chunks) - s->local_start;
+}
 
 /* Accumulated by the backend since the last read; only finite steps add to the loss sums. */
 typedef struct {

@@ -488,12 +488,15 @@ __global__ static void adam_kernel(float *params, float *exp_avg, float *exp_avg
                                    const float *agreed, const gsvae_cuda_step *step, gsvae_cuda_adam adam) {
   size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
   if (i >= count || agreed[0] != 0.0f) return;
-  float g = grads[i] / step->grad_divisor;
-  float m = adam.beta1 * exp_avg[i] + adam.one_minus_beta1 * g;
-  float v = adam.beta2 * exp_avg_sq[i] + adam.one_minus_beta2 * g * g;
+  /* cpu_adam_update's operations in its order, each rounded alone (no contraction into FMA), so
+   * that the same gradient and state give the CPU's bits */
+  float g = __fdiv_rn(grads[i], step->grad_divisor);
+  float m = __fadd_rn(__fmul_rn(adam.beta1, exp_avg[i]), __fmul_rn(adam.one_minus_beta1, g));
+  float v = __fadd_rn(__fmul_rn(adam.beta2, exp_avg_sq[i]), __fmul_rn(__fmul_rn(adam.one_minus_beta2, g), g));
   exp_avg[i] = m;
   exp_avg_sq[i] = v;
-  params[i] -= step->adam_step_size * (m / (sqrtf(v) / step->adam_bias2_sqrt + adam.eps));
+  float denominator = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), step->adam_bias2_sqrt), adam.eps);
+  params[i] = __fsub_rn(params[i], __fmul_rn(step->adam_step_size, __fdiv_rn(m, denominator)));
 }
 
 extern "C" void gsvae_launch_adam(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
