@@ -153,9 +153,7 @@ static void setup(trainer *t, const gsvae_config *config, MPI_Comm mpi) {
   if (config->train_deterministic && config->train_reduce_chunks < size)
     gsvae_fail(GSVAE_EXIT_USAGE, "train.reduce_chunks=%d is less than the %d ranks: every rank needs a chunk (set "
                "train.reduce_chunks=%d or more, or train.deterministic=false)", config->train_reduce_chunks, size, size);
-  int chunks = config->train_deterministic ? config->train_reduce_chunks : size;
-  t->max_rows = (config->train_batch + chunks - 1) / chunks;
-  t->max_local_chunks = (chunks + size - 1) / size;
+  gsvae_step_capacity(config, size, &t->max_rows, &t->max_local_chunks);
   open_backend(t, mpi);
 
   t->order = mallocCheck((size_t)t->train.count * sizeof(uint32_t));
@@ -402,8 +400,8 @@ static void log_epoch_row(trainer *t, long epoch, const metric_totals *totals) {
 
 static void teardown(trainer *t) {
   if (t->runfile) gsvae_runfile_close(t->runfile);
+  t->comm->destroy(t->comm); /* first: the NCCL communicator works on the backend's stream */
   t->backend->destroy(t->backend);
-  t->comm->destroy(t->comm);
   gsvae_curves_free(&t->curves);
   free(t->config_yaml);
   gsvae_dataset_free(&t->train);

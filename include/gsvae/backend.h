@@ -35,6 +35,14 @@ typedef struct {
   float tau;                   /* the schedule's; a learned tau (tau.learn) is the backend's own */
 } gsvae_step;
 
+/* What a backend on one of `size` ranks must hold for any step gsvae_step_slice makes: the rows of
+ * its largest chunk and the most chunks one rank computes. */
+static inline void gsvae_step_capacity(const gsvae_config *config, int size, int *max_rows, int *max_local_chunks) {
+  int chunks = config->train_deterministic ? config->train_reduce_chunks : size;
+  *max_rows = (config->train_batch + chunks - 1) / chunks;
+  *max_local_chunks = (chunks + size - 1) / size;
+}
+
 /* Rank `rank` of `size`'s slice of a global batch of s->global_count samples: its reduction chunks
  * and their rows (a fixed number of chunks when train.deterministic, else one per rank; a short
  * last batch with fewer samples than chunks gets a chunk per sample). */
