@@ -239,6 +239,7 @@ static void compare_step(fixture *f, gsvae_backend *cpu, gsvae_backend *gpu, con
   cpu->forward_backward(cpu, &whole);
   gpu->forward_backward(gpu, &whole);
   float *gpu_device = gpu->reduce_buffer(gpu, &count_gpu);
+  cudaCheck(cudaDeviceSynchronize()); /* the backend's stream does not order against this copy */
   cudaCheck(cudaMemcpy(gpu_device, cpu->reduce_buffer(cpu, &count_cpu), count_cpu * sizeof(float),
                        cudaMemcpyHostToDevice));
   cpu->update(cpu, &whole);

@@ -32,10 +32,16 @@ typedef struct {
   int max_partials;          /* the most chunks a rank computes */
   cudaStream_t stream;
   cublasHandle_t cublas;
+  /* Work off the step's critical path (the weight gradients, the unrelaxed decoder) runs on a
+   * second stream beside it, with its own cuBLAS handle and workspace; forked from and joined to
+   * the stream by the two events, also inside a captured graph. */
+  cudaStream_t side_stream;
+  cublasHandle_t side_cublas;
+  cudaEvent_t fork, join;
   cublasComputeType_t compute;
   gsvae_cuda_adam adam;
   gsvae_cuda_estimator estimator;
-  void *cublas_workspace;
+  void *cublas_workspace, *side_workspace;
   gsvae_comm *comm;          /* attached NCCL communicator, or NULL: one rank alone */
   int *partial_counts;       /* host, per rank: the chunks each sends into the reduction */
 
@@ -74,32 +80,47 @@ static void *device_alloc(size_t bytes) {
 
 /* Row-major products through column-major cuBLAS: a row-major M x N matrix is its N x M
  * column-major transpose, so each product is computed transposed. */
-static void gemm(cuda_backend *b, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n, int k, const float *A,
+static void gemm(cuda_backend *b, cublasHandle_t cublas, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n, int k, const float *A,
                  int lda, const float *B, int ldb, float *C, int ldc) {
   const float one = 1.0f, zero = 0.0f;
-  cublasCheck(cublasGemmEx(b->cublas, op_a, op_b, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &zero, C,
+  cublasCheck(cublasGemmEx(cublas, op_a, op_b, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &zero, C,
                            CUDA_R_32F, ldc, b->compute, CUBLAS_GEMM_DEFAULT));
 }
 
 /* Y (rows x out) = X (rows x in) W^T, W out x in. */
-static void linear_forward(cuda_backend *b, int layer, const float *X, float *Y, int rows) {
+static void linear_forward(cuda_backend *b, cublasHandle_t cublas, int layer, const float *X, float *Y, int rows) {
   int in = b->layout.in_features[layer], out = b->layout.out_features[layer];
-  gemm(b, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, b->params + b->layout.weight_offset[layer], in, X, in, Y, out);
+  gemm(b, cublas, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, b->params + b->layout.weight_offset[layer], in, X, in, Y, out);
 }
 
 /* dX (rows x in) = dY (rows x out) W. */
 static void linear_backward_input(cuda_backend *b, int layer, const float *dY, float *dX, int rows) {
   int in = b->layout.in_features[layer], out = b->layout.out_features[layer];
-  gemm(b, CUBLAS_OP_N, CUBLAS_OP_N, in, rows, out, b->params + b->layout.weight_offset[layer], in, dY, out, dX, in);
+  gemm(b, b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, in, rows, out, b->params + b->layout.weight_offset[layer], in, dY, out, dX, in);
 }
 
-/* dW (out x in) = dY^T X; db = column sums of dY (a product with ones: fixed order, no atomics). */
+/* The side stream waits for what the stream has enqueued so far. */
+static void fork_side(cuda_backend *b) {
+  cudaCheck(cudaEventRecord(b->fork, b->stream));
+  cudaCheck(cudaStreamWaitEvent(b->side_stream, b->fork, 0));
+}
+
+/* The stream waits for what the side stream has enqueued so far. */
+static void join_side(cuda_backend *b) {
+  cudaCheck(cudaEventRecord(b->join, b->side_stream));
+  cudaCheck(cudaStreamWaitEvent(b->stream, b->join, 0));
+}
+
+/* dW (out x in) = dY^T X; db = column sums of dY (a product with ones: fixed order, no atomics).
+ * On the side stream, from dY as the stream has it now: nothing later on the stream writes dY or X
+ * before the chunk's join. */
 static void linear_backward_params(cuda_backend *b, int layer, const float *dY, const float *X, int rows) {
   int in = b->layout.in_features[layer], out = b->layout.out_features[layer];
-  gemm(b, CUBLAS_OP_N, CUBLAS_OP_T, in, out, rows, X, in, dY, out, b->chunk_grads + b->layout.weight_offset[layer],
+  fork_side(b);
+  gemm(b, b->side_cublas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, rows, X, in, dY, out, b->chunk_grads + b->layout.weight_offset[layer],
        in);
   const float one = 1.0f, zero = 0.0f;
-  cublasCheck(cublasSgemv(b->cublas, CUBLAS_OP_N, out, rows, &one, dY, out, b->ones, 1, &zero,
+  cublasCheck(cublasSgemv(b->side_cublas, CUBLAS_OP_N, out, rows, &one, dY, out, b->ones, 1, &zero,
                           b->chunk_grads + b->layout.bias_offset[layer], 1));
 }
 
@@ -116,27 +137,27 @@ static const float *layer_input(cuda_backend *b, int layer) {
 
 static void encoder_forward(cuda_backend *b, int rows) {
   for (int l = 0; l < b->layout.encoder_layers; l++) {
-    linear_forward(b, l, layer_input(b, l), b->act[l], rows);
+    linear_forward(b, b->cublas, l, layer_input(b, l), b->act[l], rows);
     gsvae_launch_bias_act(b->act[l], b->params + b->layout.bias_offset[l], rows, b->layout.out_features[l],
                           layer_relu(&b->layout, l), b->stream);
   }
 }
 
 /* The unrelaxed decoder from the one-hot choices: the first layer is a gather-sum of weight
- * columns; its BCE per row into bce_unrelaxed_rows. */
-static void unrelaxed_decoder(cuda_backend *b, int rows) {
+ * columns; its BCE per row into bce_unrelaxed_rows. On `stream` with `cublas` bound to it. */
+static void unrelaxed_decoder(cuda_backend *b, cudaStream_t stream, cublasHandle_t cublas, int rows) {
   const gsvae_layout *layout = &b->layout;
   int first = layout->encoder_layers;
   gsvae_launch_onehot_linear(b->unrelaxed_act[first], b->params + layout->weight_offset[first],
                              b->params + layout->bias_offset[first], b->choice, rows, layout->out_features[first],
-                             layout->latents, layout->categories, layer_relu(layout, first), b->stream);
+                             layout->latents, layout->categories, layer_relu(layout, first), stream);
   for (int l = first + 1; l < layout->layer_count; l++) {
-    linear_forward(b, l, b->unrelaxed_act[l - 1], b->unrelaxed_act[l], rows);
+    linear_forward(b, cublas, l, b->unrelaxed_act[l - 1], b->unrelaxed_act[l], rows);
     gsvae_launch_bias_act(b->unrelaxed_act[l], b->params + layout->bias_offset[l], rows, layout->out_features[l],
-                          layer_relu(layout, l), b->stream);
+                          layer_relu(layout, l), stream);
   }
   gsvae_launch_bce(b->unrelaxed_act[layout->layer_count - 1], b->x, NULL, b->bce_unrelaxed_rows, rows, rows, 1,
-                   layout->input_dim, b->stream);
+                   layout->input_dim, stream);
 }
 
 /* Forward and backward of one chunk of `rows` samples (b->step, into b->chunk_grads), enqueued on
@@ -155,16 +176,17 @@ static void enqueue_chunk(cuda_backend *b, int rows) {
   gsvae_launch_latent_forward(b->act[E - 1], b->y, b->z, b->dkl, b->kl_groups,
                               config->train_unrelaxed ? b->choice : NULL, b->step, rows, L, K, config->train_seed,
                               GSVAE_NOISE_GUMBEL, GSVAE_NOISE_GUMBEL_UNRELAXED, b->estimator, b->stream);
+  if (config->train_unrelaxed) { /* beside the relaxed pass: it reads the choices, x and the parameters */
+    fork_side(b);
+    unrelaxed_decoder(b, b->side_stream, b->side_cublas, rows);
+  }
   for (int l = E; l < n; l++) {
-    linear_forward(b, l, layer_input(b, l), b->act[l], decoded);
+    linear_forward(b, b->cublas, l, layer_input(b, l), b->act[l], decoded);
     gsvae_launch_bias_act(b->act[l], b->params + layout->bias_offset[l], decoded, layout->out_features[l],
                           layer_relu(layout, l), b->stream);
   }
   gsvae_launch_bce(b->act[n - 1], b->x, b->dact[n - 1], b->bce_rows, decoded, rows, b->samples, layout->input_dim,
                    b->stream);
-  if (config->train_unrelaxed) unrelaxed_decoder(b, rows);
-  gsvae_launch_step_metrics(b->chunk_grads + layout->param_count, b->bce_rows, b->kl_groups,
-                            config->train_unrelaxed ? b->bce_unrelaxed_rows : NULL, rows, b->samples, L, b->stream);
   for (int l = n - 1; l >= E; l--) {
     linear_backward_params(b, l, b->dact[l], layer_input(b, l), decoded);
     if (l == E && score_function) break; /* sf needs no dL/dz */
@@ -189,6 +211,9 @@ static void enqueue_chunk(cuda_backend *b, int rows) {
     linear_backward_input(b, l, b->dact[l], b->dact[l - 1], rows);
     gsvae_launch_relu_backward(b->dact[l - 1], b->act[l - 1], (size_t)rows * layout->in_features[l], b->stream);
   }
+  join_side(b); /* the next chunk reuses the activations and the unrelaxed rows */
+  gsvae_launch_step_metrics(b->chunk_grads + layout->param_count, b->bce_rows, b->kl_groups,
+                            config->train_unrelaxed ? b->bce_unrelaxed_rows : NULL, rows, b->samples, L, b->stream);
 }
 
 static void enqueue_chunks(cuda_backend *b, const gsvae_step *s) {
@@ -212,7 +237,7 @@ static void enqueue_update(cuda_backend *b, const gsvae_step *s) {
       b->partial_counts[q] = gsvae_rank_first_chunk(s->chunk_count, ranks, q + 1) -
                              gsvae_rank_first_chunk(s->chunk_count, ranks, q);
     b->comm->reduce_scatter(b->comm, b->partials, b->partial_counts, count, params, b->config.train_deterministic);
-  } else {
+  } else if (s->local_chunks > 1) {
     gsvae_launch_fold(b->partials, b->partials, count, s->local_chunks, count, b->stream);
   }
   size_t start = gsvae_shard_start(params, ranks, rank);
@@ -402,7 +427,7 @@ static void cuda_evaluate(gsvae_backend *backend, int start, int count, double *
     gsvae_launch_latent_forward(b->act[E - 1], NULL, NULL, NULL, b->kl_groups, b->choice, b->eval_step, rows,
                                 layout->latents, layout->categories, b->config.train_seed, 0, GSVAE_NOISE_EVAL,
                                 b->estimator, b->stream);
-    unrelaxed_decoder(b, rows);
+    unrelaxed_decoder(b, b->stream, b->cublas, rows);
     gsvae_launch_step_metrics(b->eval_slots, b->bce_unrelaxed_rows, b->kl_groups, NULL, rows, 1, layout->latents,
                               b->stream);
     cudaCheck(cudaMemcpyAsync(b->eval_slots_host, b->eval_slots, GSVAE_METRIC_SLOTS * sizeof(float),
@@ -421,7 +446,7 @@ static void cuda_destroy(gsvae_backend *backend) {
   forget_graphs(b);
   void *buffers[] = {b->params, b->partials, b->agreed, b->exp_avg, b->exp_avg_sq, b->train_pixels, b->test_pixels, b->order,
                      b->x, b->ones, b->y, b->z, b->dz, b->dkl, b->kl_groups, b->bce_rows, b->bce_unrelaxed_rows,
-                     b->eval_slots, b->choice, b->steps, b->eval_step, b->metrics, b->cublas_workspace, b->tau_terms};
+                     b->eval_slots, b->choice, b->steps, b->eval_step, b->metrics, b->cublas_workspace, b->side_workspace, b->tau_terms};
   for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaCheck(cudaFree(buffers[i]));
   for (int l = 0; l < b->layout.layer_count; l++) {
     cudaCheck(cudaFree(b->act[l]));
@@ -431,7 +456,11 @@ static void cuda_destroy(gsvae_backend *backend) {
   cudaCheck(cudaFreeHost(b->metrics_host));
   cudaCheck(cudaFreeHost(b->eval_slots_host));
   cublasCheck(cublasDestroy(b->cublas));
+  cublasCheck(cublasDestroy(b->side_cublas));
+  cudaCheck(cudaEventDestroy(b->fork));
+  cudaCheck(cudaEventDestroy(b->join));
   cudaCheck(cudaStreamDestroy(b->stream));
+  cudaCheck(cudaStreamDestroy(b->side_stream));
   free(b->partial_counts);
   free(b);
 }
@@ -443,6 +472,19 @@ static uint8_t *upload_pixels(const gsvae_dataset *dataset) {
   uint8_t *pixels = device_alloc(bytes);
   cudaCheck(cudaMemcpy(pixels, dataset->pixels, bytes, cudaMemcpyHostToDevice));
   return pixels;
+}
+
+/* A stream with a cuBLAS handle bound to it, in the configured precision, and a workspace of its
+ * own: cuBLAS then allocates nothing while a graph is being captured. */
+static void open_stream(cuda_backend *b, cudaStream_t *stream, cublasHandle_t *cublas, void **workspace) {
+  const size_t workspace_bytes = (size_t)32 << 20;
+  cudaCheck(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking));
+  cublasCheck(cublasCreate(cublas));
+  cublasCheck(cublasSetStream(*cublas, *stream));
+  *workspace = device_alloc(workspace_bytes);
+  cublasCheck(cublasSetWorkspace(*cublas, *workspace, workspace_bytes));
+  cublasCheck(cublasSetMathMode(*cublas, b->compute == CUBLAS_COMPUTE_32F_FAST_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                                                   : CUBLAS_PEDANTIC_MATH));
 }
 
 gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae_layout *layout,
@@ -470,20 +512,12 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
     gsvae_abort(GSVAE_EXIT_RUNTIME, "cuda backend: images of %d/%d pixels for a model of %d inputs", train->dim,
                 test->dim, layout->input_dim);
 
-  cudaCheck(cudaStreamCreateWithFlags(&b->stream, cudaStreamNonBlocking));
-  cublasCheck(cublasCreate(&b->cublas));
-  cublasCheck(cublasSetStream(b->cublas, b->stream));
-  /* A workspace of our own: cuBLAS then allocates nothing while a graph is being captured. */
-  const size_t workspace_bytes = (size_t)32 << 20;
-  b->cublas_workspace = device_alloc(workspace_bytes);
-  cublasCheck(cublasSetWorkspace(b->cublas, b->cublas_workspace, workspace_bytes));
-  if (config->device_precision == GSVAE_PRECISION_TF32) {
-    cublasCheck(cublasSetMathMode(b->cublas, CUBLAS_TF32_TENSOR_OP_MATH));
-    b->compute = CUBLAS_COMPUTE_32F_FAST_TF32;
-  } else {
-    cublasCheck(cublasSetMathMode(b->cublas, CUBLAS_PEDANTIC_MATH));
-    b->compute = CUBLAS_COMPUTE_32F_PEDANTIC;
-  }
+  b->compute = config->device_precision == GSVAE_PRECISION_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                                 : CUBLAS_COMPUTE_32F_PEDANTIC;
+  open_stream(b, &b->stream, &b->cublas, &b->cublas_workspace);
+  open_stream(b, &b->side_stream, &b->side_cublas, &b->side_workspace);
+  cudaCheck(cudaEventCreateWithFlags(&b->fork, cudaEventDisableTiming));
+  cudaCheck(cudaEventCreateWithFlags(&b->join, cudaEventDisableTiming));
 
   b->workspace_rows = max_rows > EVAL_ROWS ? max_rows : EVAL_ROWS;
   size_t P = layout->param_count, B = (size_t)b->workspace_rows, LK = (size_t)layout->latents * layout->categories;
