@@ -11,6 +11,7 @@ Adam lr 1e-3; the unrelaxed objective (hard sample, fresh noise, no gradient) ev
 sits on the GPU in both (gsvae gathers and binarizes on the GPU; PyTorch indexes a GPU tensor)."""
 import argparse
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -46,7 +47,8 @@ class SeedVAE(nn.Module):
         return relaxed, unrelaxed
 
 
-def time_pytorch(batch, steps, compiled, images=60000):
+def pytorch_stepper(batch, compiled, images=60000):
+    """The seed's training step at `batch`, warmed up (and compiled); returns timed(steps) -> ms/step."""
     torch.manual_seed(0)
     device = torch.device("cuda")
     model = SeedVAE().to(device)
@@ -55,8 +57,11 @@ def time_pytorch(batch, steps, compiled, images=60000):
     loss_fn = torch.compile(model, mode="reduce-overhead") if compiled else model
     opt_step = torch.compile(optimizer.step) if compiled else optimizer.step
     full = images // batch
+    counter = [0]
 
-    def step(i):
+    def step():
+        i = counter[0]
+        counter[0] += 1
         x = data[(i % full) * batch:(i % full + 1) * batch]
         if compiled:  # each iteration replays the graphs anew; last step's outputs are not read again
             torch.compiler.cudagraph_mark_step_begin()
@@ -64,17 +69,19 @@ def time_pytorch(batch, steps, compiled, images=60000):
         optimizer.zero_grad()
         relaxed.backward()
         opt_step()
-        return relaxed, unrelaxed
 
-    warmup = 30 if compiled else 10
-    for i in range(warmup):
-        step(i)
+    for _ in range(30 if compiled else 10):
+        step()
     torch.cuda.synchronize()
-    started = time.perf_counter()
-    for i in range(steps):
-        step(warmup + i)
-    torch.cuda.synchronize()
-    return 1e3 * (time.perf_counter() - started) / steps
+
+    def timed(steps):
+        started = time.perf_counter()
+        for _ in range(steps):
+            step()
+        torch.cuda.synchronize()
+        return 1e3 * (time.perf_counter() - started) / steps
+
+    return timed
 
 
 def run_gsvae(bench, batch, steps, extra):
@@ -101,7 +108,8 @@ def main():
     parser.add_argument("--bench", required=True, help="build dir's tests/gpu_bench")
     parser.add_argument("--out", default="results/gpu_bench.md")
     parser.add_argument("--batches", default="100,1024,8192")
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=600, help="timed steps per repetition (600: an epoch at batch 100)")
+    parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions; the table shows medians")
     parser.add_argument("--gsvae", help="the gsvae binary, for the epoch parity run")
     parser.add_argument("--data", help="MNIST-layout data dir, for the epoch parity run")
     parser.add_argument("--run-root", default="/tmp/gsvae_bench_runs")
@@ -112,17 +120,23 @@ def main():
     batches = [int(b) for b in args.batches.split(",")]
     rows, gpu = [], torch.cuda.get_device_name(0)
     for batch in batches:
-        eager = time_pytorch(batch, args.steps, compiled=False)
-        compiled = time_pytorch(batch, args.steps, compiled=True)
-        ours, gemm, gpu = run_gsvae(args.bench, batch, args.steps, [])
-        ours_tf32, gemm_tf32, _ = run_gsvae(args.bench, batch, args.steps, ["device.precision=tf32"])
+        eager_timed, compiled_timed = pytorch_stepper(batch, compiled=False), pytorch_stepper(batch, compiled=True)
+        runs = []  # the four timings interleaved, rep after rep, so that drifts hit all alike
+        for _ in range(args.reps):
+            ours, gemm, gpu = run_gsvae(args.bench, batch, args.steps, [])
+            ours_tf32, gemm_tf32, _ = run_gsvae(args.bench, batch, args.steps, ["device.precision=tf32"])
+            runs.append((eager_timed(args.steps), compiled_timed(args.steps), ours, ours_tf32, gemm, gemm_tf32))
+        eager, compiled, ours, ours_tf32, gemm, gemm_tf32 = (statistics.median(column) for column in zip(*runs))
         rows.append((batch, eager, compiled, ours, ours_tf32, gemm, gemm_tf32))
+        spread = max(r[2] for r in runs) / min(r[2] for r in runs)
         print(f"batch {batch}: eager {eager:.3f} ms, compiled {compiled:.3f} ms, gsvae {ours:.3f} ms "
-              f"(tf32 {ours_tf32:.3f}), cuBLAS products alone {gemm:.3f} ms (tf32 {gemm_tf32:.3f})", flush=True)
+              f"(tf32 {ours_tf32:.3f}), cuBLAS products alone {gemm:.3f} ms (tf32 {gemm_tf32:.3f}); "
+              f"gsvae max/min over {args.reps} reps {spread:.2f}", flush=True)
     lines = [
         "# GPU benchmark: gsvae vs the seed's PyTorch model",
         "",
-        f"GPU: {gpu}; PyTorch {torch.__version__}; {args.steps} timed steps after warm-up; fp32 unless marked.",
+        f"GPU: {gpu}; PyTorch {torch.__version__}; medians of {args.reps} interleaved repetitions of {args.steps} "
+        "timed steps each, after warm-up; fp32 unless marked.",
         f"Command: `{' '.join(sys.argv)}` (via launch/bench_gpu.sh)",
         "",
         "| batch | PyTorch eager ms | torch.compile (reduce-overhead) ms | gsvae ms | eager / gsvae | compiled / gsvae "
