@@ -52,7 +52,7 @@ typedef struct {
   float *agreed;             /* [0] ranks that saw a non-finite value, then the metric slots */
   uint8_t *train_pixels, *test_pixels;
   uint32_t *order;
-  float *x, *ones;
+  float *x;
   float *act[GSVAE_MAX_LAYERS], *dact[GSVAE_MAX_LAYERS], *unrelaxed_act[GSVAE_MAX_LAYERS];
   float *y, *z, *dz, *dkl, *kl_groups, *bce_rows, *bce_unrelaxed_rows, *eval_slots;
   float *tau_terms;          /* tau.learn: each (row, group)'s derivative in log tau, else NULL */
@@ -111,7 +111,7 @@ static void join_side(cuda_backend *b) {
   cudaCheck(cudaStreamWaitEvent(b->stream, b->join, 0));
 }
 
-/* dW (out x in) = dY^T X; db = column sums of dY (a product with ones: fixed order, no atomics).
+/* dW (out x in) = dY^T X; db = column sums of dY (fixed order, no atomics).
  * On the side stream, from dY as the stream has it now: nothing later on the stream writes dY or X
  * before the chunk's join. */
 static void linear_backward_params(cuda_backend *b, int layer, const float *dY, const float *X, int rows) {
@@ -119,9 +119,7 @@ static void linear_backward_params(cuda_backend *b, int layer, const float *dY, 
   fork_side(b);
   gemm(b, b->side_cublas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, rows, X, in, dY, out, b->chunk_grads + b->layout.weight_offset[layer],
        in);
-  const float one = 1.0f, zero = 0.0f;
-  cublasCheck(cublasSgemv(b->side_cublas, CUBLAS_OP_N, out, rows, &one, dY, out, b->ones, 1, &zero,
-                          b->chunk_grads + b->layout.bias_offset[layer], 1));
+  gsvae_launch_column_sums(b->chunk_grads + b->layout.bias_offset[layer], dY, rows, out, b->side_stream);
 }
 
 static int layer_relu(const gsvae_layout *layout, int layer) {
@@ -445,7 +443,7 @@ static void cuda_destroy(gsvae_backend *backend) {
   gsvae_cuda_stream_wait(b->stream, "the GPU before shutdown");
   forget_graphs(b);
   void *buffers[] = {b->params, b->partials, b->agreed, b->exp_avg, b->exp_avg_sq, b->train_pixels, b->test_pixels, b->order,
-                     b->x, b->ones, b->y, b->z, b->dz, b->dkl, b->kl_groups, b->bce_rows, b->bce_unrelaxed_rows,
+                     b->x, b->y, b->z, b->dz, b->dkl, b->kl_groups, b->bce_rows, b->bce_unrelaxed_rows,
                      b->eval_slots, b->choice, b->steps, b->eval_step, b->metrics, b->cublas_workspace, b->side_workspace, b->tau_terms};
   for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaCheck(cudaFree(buffers[i]));
   for (int l = 0; l < b->layout.layer_count; l++) {
@@ -532,11 +530,6 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
   b->test_pixels = upload_pixels(test);
   b->order = device_alloc((size_t)train->count * sizeof(uint32_t));
   b->x = device_alloc(B * b->dim * sizeof(float));
-  float *ones = mallocCheck(decoded * sizeof(float));
-  for (size_t i = 0; i < decoded; i++) ones[i] = 1.0f;
-  b->ones = device_alloc(decoded * sizeof(float));
-  cudaCheck(cudaMemcpy(b->ones, ones, decoded * sizeof(float), cudaMemcpyHostToDevice));
-  free(ones);
   for (int l = 0; l < layout->layer_count; l++) {
     size_t bytes = B * layout->out_features[l] * sizeof(float);
     size_t rows = l >= layout->encoder_layers ? decoded : B;

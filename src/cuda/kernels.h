@@ -48,6 +48,8 @@ void gsvae_launch_gather(float *x, const uint8_t *pixels, const uint32_t *order,
                          int rows, int dim, int dynamic_binarize, uint64_t seed, cudaStream_t stream);
 /* y[r, c] += bias[c], then ReLU when relu. */
 void gsvae_launch_bias_act(float *y, const float *bias, int rows, int cols, int relu, cudaStream_t stream);
+/* sums[c] = sum over r of matrix[r, c] (rows x columns, row-major), in a fixed order: a bias gradient. */
+void gsvae_launch_column_sums(float *sums, const float *matrix, int rows, int columns, cudaStream_t stream);
 /* d *= (activation > 0): ReLU's backward from its output. */
 void gsvae_launch_relu_backward(float *d, const float *activation, size_t count, cudaStream_t stream);
 /* step->tau = exp(*log_tau): tau.learn's temperature, read from the parameters on the device. */
