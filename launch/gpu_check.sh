@@ -11,7 +11,8 @@
 # GSVAE_BUILD_DIR names another) and the Fashion-MNIST IDX files (GSVAE_DATA, default Debian's
 # /usr/share/datasets/fashion-mnist). Where the machine lacks the Debian libraries, a runtime packed
 # by ../shared/device/pack-runtime.sh into .devrt/ is sourced. Every step runs even if an earlier
-# one failed; the exit code counts the failed steps.
+# one failed, each under GSVAE_STEP_TIMEOUT seconds (default 900); the exit code says whether any
+# failed. On an H100 the whole check takes about 5 minutes (results/gpu_check_h100.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ $# -eq 1 ] || { echo "usage: launch/gpu_check.sh OUT_DIR" >&2; exit 2; }
