@@ -95,13 +95,13 @@ static double gemm_ms_per_step(const gsvae_config *config, const gsvae_layout *l
     cudaCheck(cudaEventRecord(stop, stream));
     cudaCheck(cudaEventSynchronize(stop));
   }
+  float ms;
+  cudaCheck(cudaEventElapsedTime(&ms, start, stop));
   cudaCheck(cudaGraphExecDestroy(exec));
   cudaCheck(cudaGraphDestroy(graph));
   cudaCheck(cudaEventDestroy(start));
   cudaCheck(cudaEventDestroy(stop));
   cudaCheck(cudaFree(workspace));
-  float ms;
-  cudaCheck(cudaEventElapsedTime(&ms, start, stop));
   cudaCheck(cudaFree(a));
   cudaCheck(cudaFree(b));
   cudaCheck(cudaFree(c));
