@@ -1,7 +1,8 @@
 /* The CUDA backend: the model's flat buffers, the training set and the epoch order resident on
  * the GPU; the step chunk by chunk as cuBLAS products plus the fused kernels of kernels.cu, the
  * ordered reduction over NCCL and Adam on this rank's shard, eager or captured once per batch size
- * as one CUDA graph and replayed; metrics read back only in read_metrics. */
+ * as one CUDA graph and replayed (the weight gradients and the unrelaxed decoder on a second stream
+ * beside the chain of dependent launches); metrics read back only in read_metrics. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,8 +81,8 @@ static void *device_alloc(size_t bytes) {
 
 /* Row-major products through column-major cuBLAS: a row-major M x N matrix is its N x M
  * column-major transpose, so each product is computed transposed. */
-static void gemm(cuda_backend *b, cublasHandle_t cublas, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n, int k, const float *A,
-                 int lda, const float *B, int ldb, float *C, int ldc) {
+static void gemm(cuda_backend *b, cublasHandle_t cublas, cublasOperation_t op_a, cublasOperation_t op_b, int m, int n,
+                 int k, const float *A, int lda, const float *B, int ldb, float *C, int ldc) {
   const float one = 1.0f, zero = 0.0f;
   cublasCheck(cublasGemmEx(cublas, op_a, op_b, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &zero, C,
                            CUDA_R_32F, ldc, b->compute, CUBLAS_GEMM_DEFAULT));
@@ -90,13 +91,15 @@ static void gemm(cuda_backend *b, cublasHandle_t cublas, cublasOperation_t op_a,
 /* Y (rows x out) = X (rows x in) W^T, W out x in. */
 static void linear_forward(cuda_backend *b, cublasHandle_t cublas, int layer, const float *X, float *Y, int rows) {
   int in = b->layout.in_features[layer], out = b->layout.out_features[layer];
-  gemm(b, cublas, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, b->params + b->layout.weight_offset[layer], in, X, in, Y, out);
+  gemm(b, cublas, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, b->params + b->layout.weight_offset[layer], in, X, in, Y,
+       out);
 }
 
 /* dX (rows x in) = dY (rows x out) W. */
 static void linear_backward_input(cuda_backend *b, int layer, const float *dY, float *dX, int rows) {
   int in = b->layout.in_features[layer], out = b->layout.out_features[layer];
-  gemm(b, b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, in, rows, out, b->params + b->layout.weight_offset[layer], in, dY, out, dX, in);
+  gemm(b, b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, in, rows, out, b->params + b->layout.weight_offset[layer], in, dY, out,
+       dX, in);
 }
 
 /* The side stream waits for what the stream has enqueued so far. */
@@ -117,8 +120,8 @@ static void join_side(cuda_backend *b) {
 static void linear_backward_params(cuda_backend *b, int layer, const float *dY, const float *X, int rows) {
   int in = b->layout.in_features[layer], out = b->layout.out_features[layer];
   fork_side(b);
-  gemm(b, b->side_cublas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, rows, X, in, dY, out, b->chunk_grads + b->layout.weight_offset[layer],
-       in);
+  gemm(b, b->side_cublas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, rows, X, in, dY, out,
+       b->chunk_grads + b->layout.weight_offset[layer], in);
   gsvae_launch_column_sums(b->chunk_grads + b->layout.bias_offset[layer], dY, rows, out, b->side_stream);
 }
 
@@ -444,7 +447,8 @@ static void cuda_destroy(gsvae_backend *backend) {
   forget_graphs(b);
   void *buffers[] = {b->params, b->partials, b->agreed, b->exp_avg, b->exp_avg_sq, b->train_pixels, b->test_pixels, b->order,
                      b->x, b->y, b->z, b->dz, b->dkl, b->kl_groups, b->bce_rows, b->bce_unrelaxed_rows,
-                     b->eval_slots, b->choice, b->steps, b->eval_step, b->metrics, b->cublas_workspace, b->side_workspace, b->tau_terms};
+                     b->eval_slots, b->choice, b->steps, b->eval_step, b->metrics, b->cublas_workspace,
+                     b->side_workspace, b->tau_terms};
   for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaCheck(cudaFree(buffers[i]));
   for (int l = 0; l < b->layout.layer_count; l++) {
     cudaCheck(cudaFree(b->act[l]));
