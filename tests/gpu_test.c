@@ -330,7 +330,8 @@ static void compare_steps(estimator_case c, gsvae_binarize binarize, int steps) 
   cpu->read_metrics(cpu, &sums[0]);
   gpu->read_metrics(gpu, &sums[1]);
   expect(sums[1].skipped == 0 && sums[1].steps == steps, "gpu steps counted, none skipped", (double)sums[1].skipped, 0);
-  if (c.learn_tau) expect(relative(sums[1].tau, sums[0].tau) <= 1e-6, "learned tau read out", relative(sums[1].tau, sums[0].tau), 1e-6);
+  if (c.learn_tau)
+    expect(relative(sums[1].tau, sums[0].tau) <= 1e-6, "learned tau read out", relative(sums[1].tau, sums[0].tau), 1e-6);
   double cpu_test[GSVAE_METRIC_SLOTS] = {0}, gpu_test[GSVAE_METRIC_SLOTS] = {0};
   cpu->evaluate(cpu, 0, TEST_IMAGES, cpu_test); /* the same parameters, if Adam passed */
   gpu->evaluate(gpu, 0, TEST_IMAGES, gpu_test);
