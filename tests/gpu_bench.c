@@ -143,7 +143,9 @@ int main(int argc, char **argv) {
   gsvae_layout layout;
   gsvae_layout_build(&layout, 784, &config);
   cudaCheck(cudaSetDevice(0));
-  gsvae_backend *backend = gsvae_cuda_backend_create(&config, &layout, &train, &test, batch, 1);
+  int max_rows, max_chunks;
+  gsvae_step_capacity(&config, 1, &max_rows, &max_chunks);
+  gsvae_backend *backend = gsvae_cuda_backend_create(&config, &layout, &train, &test, max_rows, max_chunks);
   float *params = mallocCheck(layout.param_count * sizeof(float));
   float *zeros = callocCheck(layout.param_count, sizeof(float));
   gsvae_params_init(&layout, params, config.train_seed);
@@ -162,8 +164,8 @@ int main(int argc, char **argv) {
     }
     /* full batches only, cycling through the epoch: every step has the measured shape */
     gsvae_step s = {.step = step, .epoch = 0, .batch_start = (step % full_batches) * batch, .global_count = batch,
-                    .local_start = 0, .local_count = batch, .chunk_count = 1, .first_chunk = 0,
-                    .local_chunks = 1, .tau = 1.0f};
+                    .tau = 1.0f};
+    gsvae_step_slice(&s, &config, 0, 1);
     backend->forward_backward(backend, &s);
     size_t count;
     backend->reduce_buffer(backend, &count);

@@ -114,15 +114,19 @@ static gsvae_backend *make_backend(fixture *f, bool cuda, int max_rows, int max_
   return b;
 }
 
+/* At an epoch's first step, the epoch's order to each backend, as the training loop does. */
+static void begin_epoch_if_first_step(fixture *f, const gsvae_step *s, gsvae_backend **backends, int count) {
+  if (s->batch_start != 0) return;
+  gsvae_epoch_permutation(f->order, TRAIN_IMAGES, f->config.train_seed, s->epoch);
+  for (int i = 0; i < count; i++) backends[i]->begin_epoch(backends[i], s->epoch, f->order);
+}
+
 /* The training loop's step sequence, metrics read every `read_every` steps and summed into *total. */
 static void train_steps(fixture *f, gsvae_backend *b, long steps, int read_every, gsvae_metric_sums *total) {
   memset(total, 0, sizeof *total);
   for (long step = 0; step < steps; step++) {
     gsvae_step s = make_step(f, step);
-    if (s.batch_start == 0) {
-      gsvae_epoch_permutation(f->order, TRAIN_IMAGES, f->config.train_seed, s.epoch);
-      b->begin_epoch(b, s.epoch, f->order);
-    }
+    begin_epoch_if_first_step(f, &s, &b, 1);
     b->forward_backward(b, &s);
     b->update(b, &s);
     if ((step + 1) % read_every == 0 || step + 1 == steps) {
@@ -234,8 +238,8 @@ static void compare_step(fixture *f, gsvae_backend *cpu, gsvae_backend *gpu, con
     else d->gradient_vanished |= norm == 0, d->tensor[t] = fmax(d->tensor[t], sqrt(diff) / fmax(sqrt(magnitude), 1e-30));
   }
   gsvae_step whole = *s;
-  whole.chunk_count = 1, whole.first_chunk = 0, whole.local_chunks = 1, whole.local_start = 0;
-  whole.local_count = s->global_count;
+  whole.chunk_count = 1;
+  whole = chunk_alone(&whole, 0);
   cpu->forward_backward(cpu, &whole);
   gpu->forward_backward(gpu, &whole);
   float *gpu_device = gpu->reduce_buffer(gpu, &count_gpu);
@@ -316,11 +320,7 @@ static void compare_steps(estimator_case c, gsvae_binarize binarize, int steps) 
         *exp_avg_sq = mallocCheck(n * sizeof(float));
   for (int step = 0; step < steps; step++) {
     gsvae_step s = make_step(&f, step);
-    if (s.batch_start == 0) {
-      gsvae_epoch_permutation(f.order, TRAIN_IMAGES, f.config.train_seed, s.epoch);
-      cpu->begin_epoch(cpu, s.epoch, f.order);
-      gpu->begin_epoch(gpu, s.epoch, f.order);
-    }
+    begin_epoch_if_first_step(&f, &s, (gsvae_backend *[]){cpu, gpu}, 2);
     cpu->get_state(cpu, params, exp_avg, exp_avg_sq);
     gpu->set_state(gpu, params, exp_avg, exp_avg_sq);
     compare_step(&f, cpu, gpu, &s, &d);

@@ -35,19 +35,24 @@ typedef struct {
   float tau;                   /* the schedule's; a learned tau (tau.learn) is the backend's own */
 } gsvae_step;
 
+/* The reduction chunks of a global batch on `size` ranks: fixed when train.deterministic, else one
+ * per rank (a short last batch may have fewer samples than that: gsvae_step_slice). */
+static inline int gsvae_step_chunks(const gsvae_config *config, int size) {
+  return config->train_deterministic ? config->train_reduce_chunks : size;
+}
+
 /* What a backend on one of `size` ranks must hold for any step gsvae_step_slice makes: the rows of
  * its largest chunk and the most chunks one rank computes. */
 static inline void gsvae_step_capacity(const gsvae_config *config, int size, int *max_rows, int *max_local_chunks) {
-  int chunks = config->train_deterministic ? config->train_reduce_chunks : size;
+  int chunks = gsvae_step_chunks(config, size);
   *max_rows = (config->train_batch + chunks - 1) / chunks;
   *max_local_chunks = (chunks + size - 1) / size;
 }
 
 /* Rank `rank` of `size`'s slice of a global batch of s->global_count samples: its reduction chunks
- * and their rows (a fixed number of chunks when train.deterministic, else one per rank; a short
- * last batch with fewer samples than chunks gets a chunk per sample). */
+ * and their rows (a short last batch with fewer samples than chunks gets a chunk per sample). */
 static inline void gsvae_step_slice(gsvae_step *s, const gsvae_config *config, int rank, int size) {
-  int chunks = config->train_deterministic ? config->train_reduce_chunks : size;
+  int chunks = gsvae_step_chunks(config, size);
   s->chunk_count = chunks < s->global_count ? chunks : s->global_count;
   s->first_chunk = gsvae_rank_first_chunk(s->chunk_count, size, rank);
   s->local_chunks = gsvae_rank_first_chunk(s->chunk_count, size, rank + 1) - s->first_chunk;
