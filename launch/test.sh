@@ -13,7 +13,7 @@ ctest --test-dir "${GSVAE_BUILD_DIR:-build}" --output-on-failure -j"${GSVAE_TEST
 # whichever OpenBLAS picked above: a tolerance that holds on one kernel only fails here.
 launch/cpu_matrix.sh --kernels avx2,avx512
 # The other library gsvae builds with (GSVAE_BLAS=onednn): built, and the numerical tests run on its
-# own pick of kernels and again on its AVX2 ones, whose K block is the smallest (include/gsvae/blas.h).
+# own pick of kernels and again on its AVX2 ones, whose K block is the smallest (src/core/chunks.h).
 GSVAE_BUILD_DIR=build-onednn launch/build.sh -DGSVAE_BLAS=onednn
 GSVAE_BUILD_DIR=build-onednn launch/cpu_matrix.sh --kernels auto,avx2
 # The suite again under AddressSanitizer + UndefinedBehaviorSanitizer, and bounded fuzz runs.

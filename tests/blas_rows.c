@@ -1,4 +1,4 @@
-/* What the deterministic reduction assumes of the BLAS's sgemm (include/gsvae/blas.h: OpenBLAS or
+/* What the deterministic reduction assumes of the BLAS's sgemm (src/cpu/blas.h: OpenBLAS or
  * oneDNN, as built), checked bit for bit on the seed model's product shapes under whatever kernel
  * set this process was started with (OPENBLAS_CORETYPE, ONEDNN_MAX_CPU_ISA), and what it does not
  * assume because it does not hold (reported, not failed: a later version may differ). Assumed, and
@@ -16,11 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gsvae/blas.h"
-#include "gsvae/check.h"
-#include "gsvae/chunks.h"
-#include "gsvae/cpu_model.h"
-#include "gsvae/rng.h"
+#include "cpu/blas.h"
+#include "core/check.h"
+#include "core/chunks.h"
+#include "cpu/model_math.h"
+#include "core/noise.h"
 
 enum { BATCH = 100 };
 static const int shapes[][2] = {{784, 512}, {512, 256}, {256, 300}, {300, 256}, {256, 512}, {512, 784}};

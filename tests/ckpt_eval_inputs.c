@@ -4,9 +4,10 @@
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "gsvae/check.h"
-#include "gsvae/data.h"
-#include "gsvae/rng.h"
+#include "core/check.h"
+#include "core/data.h"
+#include "core/noise.h"
+#include "cpu/noise_rows.h"
 
 static void write_matrix(hid_t file, const char *name, const float *values, hsize_t rows, hsize_t cols) {
   hsize_t dims[2] = {rows, cols};

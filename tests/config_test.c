@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "gsvae/config.h"
+#include "core/config.h"
 
 static int failures = 0;
 #define CHECK(condition, ...)                                                  \

@@ -2,7 +2,7 @@
  * against its own reading of the files: sizes, label histogram, pixel sums and a position-weighted sum. */
 #include <inttypes.h>
 #include <stdio.h>
-#include "gsvae/data.h"
+#include "core/data.h"
 
 static void summarize(const char *split, const gsvae_dataset *d) {
   uint64_t sum = 0, weighted = 0;

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "gsvae/data.h"
-#include "gsvae/rng.h"
+#include "core/data.h"
+#include "core/noise.h"
 
 static int failures = 0;
 #define EXPECT(cond, ...)                                    \

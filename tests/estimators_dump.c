@@ -1,6 +1,6 @@
 /* Writes what the estimators' PyTorch parity check (estimators_parity.py) needs, for every
  * estimator beyond gs/st (and tau.learn): initial weights, each step's batch and noise as the
- * estimator's noise row is specified (estimators.h), drawn here from the generator directly, and,
+ * estimator's noise row is specified (estimator_settings.h), drawn here from the generator directly, and,
  * for each of STEPS steps of the CPU backend, the state it started from (parameters with log tau
  * and sf's moving average), its gradient sums and its losses, and the parameters after the last
  * step. A small model of ReinMax's 8 x 4 latent shape. */
@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gsvae/backend.h"
-#include "gsvae/check.h"
-#include "gsvae/estimators.h"
-#include "gsvae/rng.h"
-#include "gsvae/runfile.h"
+#include "model/backend.h"
+#include "cpu/cpu_backend.h"
+#include "core/check.h"
+#include "model/estimator_settings.h"
+#include "core/noise.h"
+#include "cpu/noise_rows.h"
+#include "train/runfile.h"
 
 #define STEPS 5
 #define BATCH 50
@@ -56,7 +58,7 @@ static void make_dataset(gsvae_dataset *data) {
   }
 }
 
-/* Step s's noise for the case, as estimators.h specifies it: gumbel (STEPS x BATCH x S x width)
+/* Step s's noise for the case, as estimator_settings.h specifies it: gumbel (STEPS x BATCH x S x width)
  * and the conditional draws' uniforms (STEPS x BATCH x K x width), K = 0 but for grmck. */
 static void draw_noise(const gsvae_config *config, int width, int decoder_samples, int draws, float *gumbel,
                        float *uniform) {

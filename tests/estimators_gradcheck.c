@@ -6,11 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gsvae/backend.h"
-#include "gsvae/cpu_latent.h"
-#include "gsvae/cpu_model.h"
-#include "gsvae/estimators.h"
-#include "gsvae/rng.h"
+#include "model/backend.h"
+#include "cpu/latent.h"
+#include "cpu/model_math.h"
+#include "model/estimator_settings.h"
+#include "core/noise.h"
+#include "cpu/noise_rows.h"
 #include "expect.h"
 
 #define BATCH 3

@@ -8,11 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gsvae/backend.h"
-#include "gsvae/cpu_model.h"
-#include "gsvae/cpu_reference.h"
-#include "gsvae/estimators.h"
-#include "gsvae/rng.h"
+#include "model/backend.h"
+#include "cpu/model_math.h"
+#include "cpu/reference_gradient.h"
+#include "model/estimator_settings.h"
+#include "core/noise.h"
+#include "cpu/noise_rows.h"
 #include "expect.h"
 
 #define BATCH 2
@@ -115,7 +116,7 @@ static void sample_gradients(setting *st, gsvae_estimator kind, int samples, gsv
   free(noise), free(row);
 }
 
-/* DRAWS local-expectation gradients (cpu_reference.h), Gumbel noise of step n for draw n. */
+/* DRAWS local-expectation gradients (reference_gradient.h), Gumbel noise of step n for draw n. */
 static void sample_local_gradients(setting *st, double *draws) {
   cpu_reference *reference = cpu_reference_create(&st->layout, BATCH, false);
   double gumbel[BATCH * WIDTH];
@@ -195,7 +196,7 @@ int main(void) {
   printf("%zu parameters, %d draws each\n", count, DRAWS);
 
   size_t encoder_end = st.layout.weight_offset[st.layout.encoder_layers];
-  /* The enumeration in cpu_reference.c against the central differences: both are the exact
+  /* The enumeration in reference_gradient.c against the central differences: both are the exact
    * gradient; the differences carry O(h^2) ~ 1e-10 truncation and eps f / h ~ 1e-10 rounding. */
   cpu_reference *reference = cpu_reference_create(&st.layout, BATCH, true);
   double *enumerated = malloc(count * sizeof(double)), worst = 0;

@@ -1,4 +1,4 @@
-/* Flush-to-zero reaches the BLAS library's worker threads (include/gsvae/blas.h: OpenBLAS's pthread
+/* Flush-to-zero reaches the BLAS library's worker threads (src/cpu/blas.h: OpenBLAS's pthread
  * pool or oneDNN's OpenMP threads, as built): a threaded product of subnormal inputs is exactly
  * zero with the mode on (DAZ reads them as 0) and non-zero without it. The test can fail: with
  * MXCSR set on the calling thread alone (what a plain _mm_setcsr in main gives), the workers'
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xmmintrin.h>
-#include "gsvae/blas.h"
-#include "gsvae/float_mode.h"
+#include "cpu/blas.h"
+#include "cpu/float_mode.h"
 
 /* Large enough that the library splits it over its threads (OpenBLAS's threshold and oneDNN's are
  * far below 256^3). */

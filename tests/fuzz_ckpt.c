@@ -4,9 +4,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gsvae/ckpt.h"
-#include "gsvae/config.h"
-#include "gsvae/model.h"
+#include "train/checkpoint.h"
+#include "core/config.h"
+#include "model/layout.h"
 
 static gsvae_config config;
 static gsvae_layout layout;

@@ -1,6 +1,6 @@
 /* libFuzzer target: the YAML config parser on arbitrary text. */
 #include <stdint.h>
-#include "gsvae/config.h"
+#include "core/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   gsvae_config config;

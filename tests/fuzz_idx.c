@@ -1,7 +1,7 @@
 /* libFuzzer target: the IDX parser on arbitrary bytes; the first byte picks where the images end
  * and the labels begin. */
 #include <stdint.h>
-#include "gsvae/data.h"
+#include "core/data.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0) return 0;

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "gsvae/backend.h"
-#include "gsvae/cli.h"
-#include "gsvae/cuda.h"
-#include "gsvae/data.h"
-#include "gsvae/rng.h"
-#include "cuda_util.h"
+#include "model/backend.h"
+#include "cli/cli.h"
+#include "cuda/cuda.h"
+#include "core/data.h"
+#include "core/noise.h"
+#include "cuda/cuda_util.h"
 
 #define IMAGES 60000
 

@@ -13,13 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gsvae/backend.h"
-#include "gsvae/cli.h"
-#include "gsvae/comm.h"
-#include "gsvae/cuda.h"
-#include "gsvae/data.h"
-#include "gsvae/rng.h"
-#include "cuda_util.h"
+#include "model/backend.h"
+#include "cpu/cpu_backend.h"
+#include "cli/cli.h"
+#include "comm/comm.h"
+#include "cuda/cuda.h"
+#include "core/data.h"
+#include "core/noise.h"
+#include "cuda/cuda_util.h"
 
 #define TRAIN_IMAGES 1050 /* batch 100: an epoch of 10 full batches and a short one of 50 */
 #define TEST_IMAGES 300

@@ -1,4 +1,4 @@
-# The model's math: gradient check (the double build of cpu_model.c), Gumbel sampling, and parity
+# The model's math: gradient check (the double build of model_math.c), Gumbel sampling, and parity
 # with the PyTorch reference (tests/reference_model.py) on the seed's layout.
 add_executable(model_gradcheck ${CMAKE_CURRENT_SOURCE_DIR}/model_gradcheck.c ${GSVAE_MODEL_F64_SOURCES})
 target_compile_definitions(model_gradcheck PRIVATE GSVAE_REAL_DOUBLE)
@@ -28,7 +28,7 @@ add_test(NAME model_parity_trajectory
                  ${CMAKE_CURRENT_SOURCE_DIR}/parity_trajectory.py)
 set_tests_properties(model_parity_trajectory PROPERTIES TIMEOUT 600)
 
-# Flush-to-zero in the BLAS library's worker threads (src/float_mode.c).
+# Flush-to-zero in the BLAS library's worker threads (src/cpu/float_mode.c).
 add_executable(float_mode_test ${CMAKE_CURRENT_SOURCE_DIR}/float_mode_test.c)
 target_link_libraries(float_mode_test PRIVATE gsvae_lib)
 add_test(NAME model_float_mode COMMAND float_mode_test)

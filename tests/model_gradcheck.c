@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gsvae/backend.h"
-#include "gsvae/cpu_latent.h"
-#include "gsvae/cpu_model.h"
-#include "gsvae/rng.h"
+#include "model/backend.h"
+#include "cpu/latent.h"
+#include "cpu/model_math.h"
+#include "core/noise.h"
 #include "expect.h"
 
 #define BATCH 3

@@ -5,8 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gsvae/cpu_latent.h"
-#include "gsvae/rng.h"
+#include "cpu/latent.h"
+#include "core/noise.h"
+#include "cpu/noise_rows.h"
 
 #define K 10
 

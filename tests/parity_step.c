@@ -10,11 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gsvae/backend.h"
-#include "gsvae/check.h"
-#include "gsvae/cpu_model.h"
-#include "gsvae/estimators.h"
-#include "gsvae/runfile.h"
+#include "model/backend.h"
+#include "cpu/cpu_backend.h"
+#include "core/check.h"
+#include "cpu/model_math.h"
+#include "model/estimator_settings.h"
+#include "train/runfile.h"
 #include "synthetic_images.h"
 
 #define BATCH SYNTHETIC_BATCH

@@ -7,11 +7,11 @@
 #include <hdf5_hl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "gsvae/backend.h"
-#include "gsvae/check.h"
-#include "gsvae/cpu_model.h"
-#include "gsvae/estimators.h"
-#include "gsvae/runfile.h"
+#include "model/backend.h"
+#include "core/check.h"
+#include "cpu/model_math.h"
+#include "model/estimator_settings.h"
+#include "train/runfile.h"
 #include "synthetic_images.h"
 
 #define STEPS 20

@@ -26,7 +26,7 @@ with h5py.File(path, "r") as f:
     env = f["env"].attrs
     check(int(env["ranks"]) == 4, f"env ranks {env['ranks']}")
     check(env["backend"] == "cpu", f"env backend {env['backend']!r}")
-    version = re.search(r'GSVAE_VERSION "([^"]+)"', open(os.path.join(source_dir, "include/gsvae/cli.h")).read())[1]
+    version = re.search(r'GSVAE_VERSION "([^"]+)"', open(os.path.join(source_dir, "src/core/version.h")).read())[1]
     check(env["gsvae_version"] == version, f"env gsvae_version {env['gsvae_version']!r} (cli.h: {version})")
     # runfile_write sets no mode: a fresh process's IEEE; training sets train.flush_denormals first
     check(env["float_mode"] == "ieee", f"env float_mode {env['float_mode']!r}")

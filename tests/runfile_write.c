@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gsvae/runfile.h"
+#include "train/runfile.h"
 
 static const char *config_yaml = "data:\n  dir: /tmp/data\nmodel:\n  latents: 30\n  categories: 10\n# τ schedule: exp\n";
 

@@ -1,8 +1,9 @@
 /* Synthetic images and their batches for parity_step and parity_trajectory: the inputs drawn here
  * independently of the backend, from the same counter-based streams. */
 #include <stdlib.h>
-#include "gsvae/check.h"
-#include "gsvae/rng.h"
+#include "core/check.h"
+#include "core/noise.h"
+#include "cpu/noise_rows.h"
 #include "synthetic_images.h"
 
 void synthetic_images(gsvae_dataset *data, uint32_t *order) {

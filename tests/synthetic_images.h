@@ -1,6 +1,6 @@
 /* Synthetic MNIST-like images for the parity tests, and the batch a step draws from them. */
 #pragma once
-#include "gsvae/data.h"
+#include "core/data.h"
 
 #define SYNTHETIC_BATCH 100
 #define SYNTHETIC_IMAGES (20 * SYNTHETIC_BATCH + 37)

@@ -6,14 +6,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "gsvae/backend.h"
-#include "gsvae/chunks.h"
-#include "gsvae/comm.h"
-#include "gsvae/cuda.h"
-#include "gsvae/estimators.h"
-#include "gsvae/rng.h"
-#include "cuda_util.h"
-#include "kernels.h"
+#include "model/backend.h"
+#include "core/chunks.h"
+#include "comm/comm.h"
+#include "cuda/cuda.h"
+#include "model/estimator_settings.h"
+#include "core/noise.h"
+#include "cuda/cuda_util.h"
+#include "cuda/kernels.h"
 
 #define GRAPH_CACHE 4 /* batch sizes seen: the full one and an epoch's short last batch */
 #define EVAL_ROWS 1024 /* evaluation chunk at least: one host wait per chunk */

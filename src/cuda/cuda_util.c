@@ -1,8 +1,8 @@
 /* The CUDA/cuBLAS/NCCL check helpers, the polling stream wait with its watchdog, and the
  * device count and per-rank device choice the training loop calls. */
 #include <time.h>
-#include "gsvae/cuda.h"
-#include "cuda_util.h"
+#include "cuda/cuda.h"
+#include "cuda/cuda_util.h"
 
 void gsvae_cuda_check(cudaError_t status, const char *call, const char *file, int line) {
   if (status == cudaSuccess) return;

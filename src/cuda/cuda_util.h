@@ -5,7 +5,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <nccl.h>
-#include "gsvae/check.h"
+#include "core/check.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,17 +1,17 @@
 /* The CUDA backend's kernels: batch gather with binarization, bias+ReLU, the latent layer (each
- * estimator's forward and backward, as src/cpu_estimators.c, with tau.learn's log-tau derivative; KL;
+ * estimator's forward and backward, as src/cpu/latent.c, with tau.learn's log-tau derivative; KL;
  * unrelaxed choice), sigmoid-BCE, the one-hot decoder layer, per-step metrics, the finite check,
  * Adam and sf's moving-average baseline. All reductions run in a fixed order (no
  * float atomics), so a replayed graph reproduces eager launches bit for bit. */
 #include <math.h>
 #include <stdint.h>
-#include "gsvae/rng.h"
+#include "core/noise.h"
 extern "C" {
-#include "gsvae/backend.h"
-#include "gsvae/estimators.h"
+#include "model/backend.h"
+#include "model/estimator_settings.h"
 }
-#include "cuda_util.h"
-#include "kernels.h"
+#include "cuda/cuda_util.h"
+#include "cuda/kernels.h"
 
 static_assert(sizeof(((gsvae_cuda_metrics *)0)->sums) == GSVAE_METRIC_SLOTS * sizeof(double), "metric slots");
 
@@ -168,7 +168,7 @@ __global__ static void latent_forward_kernel(const float *logits, float *y, floa
   uint64_t sample = step->sample_base + row;
 
   /* KL(q || uniform) = sum q (log q + log K) from log_softmax, its gradient q (log q + log K - KL),
-   * operation for operation as cpu_model.c's kl_group. */
+   * operation for operation as model_math.c's kl_group. */
   float top = l[0], exp_sum = 0.0f, kl = 0.0f, log_k = logf((float)K);
   for (int k = 1; k < K; k++) top = l[k] > top ? l[k] : top;
   for (int k = 0; k < K; k++) exp_sum += expf(l[k] - top);
@@ -185,7 +185,7 @@ __global__ static void latent_forward_kernel(const float *logits, float *y, floa
     }
 
   if (relaxed_purpose) {
-    /* the scores v whose softmax(v / tau) the estimator keeps (cpu_estimators.c) into y, then softmax */
+    /* the scores v whose softmax(v / tau) the estimator keeps (latent.c) into y, then softmax */
     int kind = estimator.kind;
     float tau = kind == GSVAE_ESTIMATOR_REINMAX || kind == GSVAE_ESTIMATOR_SF ? 1.0f : step->tau, smax = 0.0f,
           best = 0.0f;
@@ -249,7 +249,7 @@ extern "C" void gsvae_launch_latent_forward(const float *logits, float *y, float
   kernelCheck("latent_forward_kernel");
 }
 
-/* GR-MCK's draw k of the perturbed logits given D = hot (cpu_estimators.c's conditional_perturbed). */
+/* GR-MCK's draw k of the perturbed logits given D = hot (latent.c's conditional_perturbed). */
 __device__ static float conditional_perturbed(const float *l, int c, int hot, float log_partition, noise_cursor *noise,
                                               uint32_t hot_index, uint32_t index) {
   float top = log_partition - logf(-logf(noise_uniform(noise, hot_index)));
@@ -259,11 +259,11 @@ __device__ static float conditional_perturbed(const float *l, int c, int hot, fl
   return -(high + logf(1.0f + expf(low - high)));
 }
 
-/* dlogits = dkl + the estimator's backward of dz (cpu_estimators.c), masked by the logits' ReLU:
+/* dlogits = dkl + the estimator's backward of dz (latent.c), masked by the logits' ReLU:
  * the softmax backward through the kept y at tau (gs, st, st_softmax, gst), its mean over the
  * conditional draws (grmck), or 2 J(pi1) dz - J(pi0) dz / 2 (reinmax). With tau_terms, each
  * softmax backward's derivative in log tau, -sum a v / tau with a = y (dz - y.dz) and v the scores
- * whose softmax(v / tau) y is (softmax_backward in cpu_estimators.c), per (row, group). */
+ * whose softmax(v / tau) y is (softmax_backward in latent.c), per (row, group). */
 __global__ static void latent_backward_kernel(float *dlogits, float *tau_terms, const float *dz, const float *y,
                                               const float *z, const float *dkl, const float *logits, int logits_relu,
                                               const gsvae_cuda_step *step, int rows, int latents, int K,
@@ -355,7 +355,7 @@ extern "C" void gsvae_launch_latent_backward(float *dlogits, float *tau_terms, c
   kernelCheck("latent_backward_kernel");
 }
 
-/* One thread per (row, group); the weights are recomputed per group, in cpu_model.c's sf_weights
+/* One thread per (row, group); the weights are recomputed per group, in model_math.c's sf_weights
  * order, so that every group of an input sees the same numbers. */
 __global__ static void sf_backward_kernel(float *dlogits, const float *y, const float *z, const float *dkl,
                                           const float *logits, int logits_relu, const float *row_loss,
@@ -400,7 +400,7 @@ extern "C" void gsvae_launch_sum(float *out, const float *values, int count, cud
   kernelCheck("sum_kernel");
 }
 
-/* BCE from the pre-sigmoid output, as cpu_model.c: max(a, 0) - x a + log(1 + exp(-|a|)). */
+/* BCE from the pre-sigmoid output, as model_math.c: max(a, 0) - x a + log(1 + exp(-|a|)). */
 __global__ static void bce_kernel(const float *a, const float *x, float *da, float *bce_rows, int x_rows, int samples,
                                   int dim) {
   size_t offset = (size_t)blockIdx.x * dim, x_offset = (size_t)(blockIdx.x % x_rows) * dim;
@@ -409,7 +409,7 @@ __global__ static void bce_kernel(const float *a, const float *x, float *da, flo
     float logit = a[offset + p], target = x[x_offset + p];
     float e = expf(-fabsf(logit)), one_plus = 1.0f + e;
     loss += (logit > 0.0f ? logit : 0.0f) - target * logit + logf(one_plus);
-    /* divided as cpu_model.c divides (by 1 exactly when there is one sample) */
+    /* divided as model_math.c divides (by 1 exactly when there is one sample) */
     if (da) da[offset + p] = ((logit >= 0.0f ? 1.0f : e) / one_plus - target) / (float)samples;
   }
   loss = block_sum(loss);

@@ -70,7 +70,7 @@ void gsvae_launch_latent_backward(float *dlogits, float *tau_terms, const float 
                                   const float *dkl, const float *logits, int logits_relu, const gsvae_cuda_step *step,
                                   int rows, int latents, int categories, uint64_t seed,
                                   gsvae_cuda_estimator estimator, cudaStream_t stream);
-/* sf's backward (cpu_estimators.c): dlogits = dkl + sum over the S samples D_s of weight_s (D_s -
+/* sf's backward (latent.c): dlogits = dkl + sum over the S samples D_s of weight_s (D_s -
  * y), weight_s = (loss_s - baseline_s) / S from the decoded rows' losses row_loss[s rows + r] and
  * the leave-one-out mean or the moving average in sf_state (sum, weight); masked by the logits' ReLU. */
 void gsvae_launch_sf_backward(float *dlogits, const float *y, const float *z, const float *dkl, const float *logits,

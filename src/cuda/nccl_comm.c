@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "gsvae/comm.h"
-#include "gsvae/cuda.h"
-#include "gsvae/chunks.h"
-#include "cuda_util.h"
-#include "kernels.h"
+#include "comm/comm.h"
+#include "cuda/cuda.h"
+#include "core/chunks.h"
+#include "cuda/cuda_util.h"
+#include "cuda/kernels.h"
 
 typedef struct {
   gsvae_comm base;

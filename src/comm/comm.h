@@ -1,0 +1,44 @@
+/* Communicators: the gradient reduction over ranks (a fold in a fixed order, or the library's
+ * sum), the all-gather of the parameters, and small host sums and gathers (MPI on host memory,
+ * NCCL on device memory); the loop and the backends never know which. */
+#pragma once
+#include <mpi.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct gsvae_comm gsvae_comm;
+struct gsvae_comm {
+  const char *name;
+  int rank, size;
+  MPI_Comm mpi;  /* the ranks training this model (a sweep group, or MPI_COMM_WORLD) */
+  /* The gradient sum over ranks, scattered to shard owners. Rank q holds partial_counts[q]
+   * buffers of `count` floats, back to back in `partials` (the backend's memory); the global order
+   * of the partials is rank 0's, then rank 1's, ... Each rank receives its shard
+   * [gsvae_shard_start(shard_count, size, rank), ...+1) of the sum, the last shard extended to
+   * `count`, in place in its first partial buffer. ordered: the partials are folded in the global
+   * order as float adds, ((p0 + p1) + p2) + ..., so the bits do not depend on the number of ranks;
+   * otherwise the library's sum may serve (every partial_counts[q] must then be 1): NCCL's
+   * ReduceScatter; MPI folds in order either way. */
+  void (*reduce_scatter)(gsvae_comm *comm, float *partials, const int *partial_counts, size_t count,
+                         size_t shard_count, bool ordered);
+  /* In place: every rank's shard of `count` floats (the backend's memory) to every rank. */
+  void (*allgather)(gsvae_comm *comm, float *buffer, size_t count);
+  /* In-place sum of `count` floats in the backend's memory across ranks (used where only one rank
+   * adds a value that is not zero, so that the order does not matter). */
+  void (*allreduce_sum)(gsvae_comm *comm, float *buffer, size_t count);
+  /* In-place sum of host doubles across ranks (always over MPI). */
+  void (*allreduce_sum_host)(gsvae_comm *comm, double *values, int count);
+  /* In place: every rank's shard of a host buffer of `count` floats to rank 0 (over MPI). */
+  void (*gather_host)(gsvae_comm *comm, float *buffer, size_t count);
+  void (*destroy)(gsvae_comm *comm);
+};
+
+/* The MPI communicator over host memory (mpi.c). */
+gsvae_comm *gsvae_mpi_comm_create(MPI_Comm mpi);
+
+/* MPI_Init (thread level funneled) and this process's rank in gsvae_world_rank/size. */
+void gsvae_mpi_start(int *argc, char ***argv);
+/* Whether mpirun or srun started this process (read before MPI_Init, which sets the same
+ * variables for a singleton): they give ranks a pseudo-terminal even when logging to a file,
+ * so a terminal is believed only for a plain `gsvae train`. */
+extern bool gsvae_started_by_launcher;

@@ -1,0 +1,35 @@
+/* The BLAS library the model's float matrix products go through, chosen when gsvae is built
+ * (CMake's GSVAE_BLAS) and implemented by src/blas_<library>.c: everything that differs between
+ * libraries (the product call, thread count, worker threads, kernel choice, names) is here, and
+ * the rest of gsvae names no library. */
+#pragma once
+#include <stdbool.h>
+
+/* Products with beta = 1 over K up to GSVAE_MAX_CHUNK_ROWS (core/chunks.h) round exactly as the
+ * product with beta = 0 added to C afterwards, on every kernel set of the library. */
+
+/* C (m x n) = alpha op(A) op(B) + beta C, row-major as the model's buffers; op transposes its
+ * operand when trans_* is set. Aborts if the library refuses the call. */
+void gsvae_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+                 const float *b, int ldb, float beta, float *c, int ldc);
+
+/* Threads the library splits the calling thread's next products over (OpenBLAS: every thread's;
+ * oneDNN: the calling thread's OpenMP setting, so a thread gsvae starts sets its own). */
+void gsvae_blas_set_threads(int threads);
+/* What the calling thread's products would be split over now. */
+int gsvae_blas_get_threads(void);
+/* Whether the environment sets the library's thread count (gsvae then leaves it as the user said). */
+bool gsvae_blas_threads_from_env(void);
+
+/* Gives the library's worker threads the calling thread's floating-point environment (on x86,
+ * MXCSR's flush-to-zero and denormals-are-zero bits). Call while no product is running. */
+void gsvae_blas_workers_take_float_mode(void);
+
+/* The library, its version and build (run.h5's env/blas, `gsvae info`). */
+const char *gsvae_blas_name(void);
+/* The kernel set it runs on this CPU (env/blas_kernels). */
+const char *gsvae_blas_kernels(void);
+
+/* Re-executes the program when the library chose kernels far slower than this CPU runs and the
+ * choice can only be made at load time; returns otherwise. Call first thing in main(). */
+void gsvae_blas_pick_kernels(char **argv);

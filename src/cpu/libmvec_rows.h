@@ -1,0 +1,14 @@
+/* The model's transcendental loops, one sample's row at a time, vectorised with glibc's libmvec
+ * where GCC can (libmvec_rows.c): BCE over a sample's pixels, the Gumbel transform over its draws. */
+#pragma once
+#include <stdint.h>
+#include "cpu/model_math.h"
+
+#define cpu_bce_row GSVAE_CPU(cpu_bce_row)
+
+/* BCE(sigmoid(a), x) summed over one row of dim pixels, in the stable form
+ * max(a,0) - x a + log(1 + exp(-|a|)); grad (if not NULL) gets sigmoid(a) - x. */
+gsvae_real cpu_bce_row(const gsvae_real *a, const gsvae_real *x, int dim, gsvae_real *grad);
+
+/* values[i] = -log(-log(values[i])): uniforms in (0,1) to Gumbel draws, one sample's row. */
+void gsvae_gumbel_from_uniform(float *values, uint32_t count);

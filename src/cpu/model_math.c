@@ -1,0 +1,469 @@
+/* The model's math on the CPU over the flat buffers: encoder, Gumbel-Softmax / straight-through
+ * sample, decoder, BCE + KL and their gradients, the unrelaxed objective, and Adam. The trainer
+ * builds it in float; the gradient check builds it again with -DGSVAE_REAL_DOUBLE. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model/backend.h"
+#include "cpu/blas.h"
+#include "core/check.h"
+#include "cpu/latent.h"
+#include "cpu/model_math.h"
+#include "cpu/libmvec_rows.h"
+
+#ifdef GSVAE_REAL_DOUBLE
+/* oneDNN has no double product: the double build (the tests' reference) takes OpenBLAS's whatever
+ * GSVAE_BLAS is, through its CBLAS (tests/CMakeLists.txt links it). */
+#include <cblas.h>
+static void gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const double *a, int lda,
+                 const double *b, int ldb, double beta, double *c, int ldc) {
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+              a, lda, b, ldb, beta, c, ldc);
+}
+#define real_exp exp
+#define real_log log
+#define real_sqrt sqrt
+#define real_fabs fabs
+#else
+#define gemm gsvae_sgemm
+#define real_exp expf
+#define real_log logf
+#define real_sqrt sqrtf
+#define real_fabs fabsf
+#endif
+
+struct cpu_model {
+  gsvae_layout layout;
+  int max_batch;
+  int rows;                  /* rows the decoder's buffers hold: max_batch x sf's samples per input */
+  gsvae_real *activations[GSVAE_MAX_LAYERS]; /* each layer's output, after its ReLU if it has one */
+  gsvae_real *soft;          /* what the estimator's forward keeps for its backward, batch x L*K */
+  gsvae_real *scratch;       /* K */
+  gsvae_real *z;             /* the decoder's input, rows x L*K: sample s of input b in row s*batch + b */
+  gsvae_real *row_loss;      /* BCE of each decoded row */
+  gsvae_real *grad_logits;   /* batch x L*K */
+  gsvae_real *grad_a, *grad_b; /* rows x the widest layer: a layer's output and input gradients */
+  gsvae_real *decoder_in_t;  /* the first decoder weight transposed, L*K x hidden: one-hot rows */
+  gsvae_real *bias_sum;      /* the widest layer: a bias gradient formed apart before it is added */
+  int *picked;               /* batch x L: categories of the unrelaxed sample */
+};
+
+static bool layer_has_relu(const gsvae_layout *layout, int layer) {
+  if (layer == layout->layer_count - 1) return false;
+  if (layer == layout->encoder_layers - 1) return layout->logits_relu;
+  return true;
+}
+
+static void *resize(void *buffer, size_t bytes) {
+  void *grown = realloc(buffer, bytes ? bytes : 1);
+  if (!grown) gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu_model: out of memory growing a buffer to %zu bytes", bytes);
+  return grown;
+}
+
+/* The row-sized buffers, for `rows` rows; they only grow (sf decodes several samples per input). */
+static void reserve_rows(cpu_model *model, int rows) {
+  if (rows <= model->rows) return;
+  const gsvae_layout *layout = &model->layout;
+  size_t widest = 0, latent_width = (size_t)layout->latents * layout->categories;
+  for (int l = 0; l < layout->layer_count; l++) {
+    model->activations[l] = resize(model->activations[l], (size_t)rows * layout->out_features[l] * sizeof(gsvae_real));
+    if ((size_t)layout->out_features[l] > widest) widest = layout->out_features[l];
+    if ((size_t)layout->in_features[l] > widest) widest = layout->in_features[l];
+  }
+  model->z = resize(model->z, rows * latent_width * sizeof(gsvae_real));
+  model->row_loss = resize(model->row_loss, rows * sizeof(gsvae_real));
+  model->grad_a = resize(model->grad_a, rows * widest * sizeof(gsvae_real));
+  model->grad_b = resize(model->grad_b, rows * widest * sizeof(gsvae_real));
+  model->bias_sum = resize(model->bias_sum, widest * sizeof(gsvae_real));
+  model->rows = rows;
+}
+
+cpu_model *cpu_model_create(const gsvae_layout *layout, int max_batch) {
+  cpu_model *model = callocCheck(1, sizeof *model);
+  model->layout = *layout;
+  model->max_batch = max_batch;
+  size_t latent_width = (size_t)layout->latents * layout->categories;
+  reserve_rows(model, max_batch);
+  model->soft = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
+  model->scratch = mallocCheck(layout->categories * sizeof(gsvae_real));
+  model->grad_logits = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
+  model->decoder_in_t =
+      mallocCheck(latent_width * layout->out_features[layout->encoder_layers] * sizeof(gsvae_real));
+  model->picked = mallocCheck((size_t)max_batch * layout->latents * sizeof(int));
+  return model;
+}
+
+void cpu_model_free(cpu_model *model) {
+  if (!model) return;
+  for (int l = 0; l < model->layout.layer_count; l++) free(model->activations[l]);
+  free(model->soft);
+  free(model->scratch);
+  free(model->z);
+  free(model->row_loss);
+  free(model->grad_logits);
+  free(model->grad_a);
+  free(model->grad_b);
+  free(model->decoder_in_t);
+  free(model->bias_sum);
+  free(model->picked);
+  free(model);
+}
+
+static void check_batch(const cpu_model *model, int batch) {
+  if (batch < 0 || batch > model->max_batch)
+    gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu_model: batch %d outside the workspace's [0, %d]", batch, model->max_batch);
+}
+
+/* out = in W^T + b, then ReLU; `v < 0 ? 0 : v` lets a NaN through so that the step is skipped. */
+static void linear_forward(const gsvae_layout *layout, int layer, const gsvae_real *params, const gsvae_real *in,
+                           int batch, gsvae_real *out) {
+  int in_features = layout->in_features[layer], out_features = layout->out_features[layer];
+  const gsvae_real *weight = params + layout->weight_offset[layer], *bias = params + layout->bias_offset[layer];
+  if (batch == 0) return;
+  gemm(false, true, batch, out_features, in_features, 1, in, in_features, weight,
+       in_features, 0, out, out_features);
+  bool relu = layer_has_relu(layout, layer);
+  for (int b = 0; b < batch; b++) {
+    gsvae_real *row = out + (size_t)b * out_features;
+    if (relu)
+      for (int o = 0; o < out_features; o++) {
+        gsvae_real v = row[o] + bias[o];
+        row[o] = v < 0 ? 0 : v;
+      }
+    else
+      for (int o = 0; o < out_features; o++) row[o] += bias[o];
+  }
+}
+
+static void encoder_forward(cpu_model *model, const gsvae_real *params, const gsvae_real *x, int batch) {
+  const gsvae_layout *layout = &model->layout;
+  const gsvae_real *in = x;
+  for (int l = 0; l < layout->encoder_layers; l++) {
+    linear_forward(layout, l, params, in, batch, model->activations[l]);
+    in = model->activations[l];
+  }
+}
+
+/* Decoder layers after the first one; the output logits end in activations[layer_count-1]. */
+static void decoder_forward_rest(cpu_model *model, const gsvae_real *params, int batch) {
+  const gsvae_layout *layout = &model->layout;
+  for (int l = layout->encoder_layers + 1; l < layout->layer_count; l++)
+    linear_forward(layout, l, params, model->activations[l - 1], batch, model->activations[l]);
+}
+
+static void decoder_forward(cpu_model *model, const gsvae_real *params, const gsvae_real *z, int batch) {
+  linear_forward(&model->layout, model->layout.encoder_layers, params, z, batch,
+                 model->activations[model->layout.encoder_layers]);
+  decoder_forward_rest(model, params, batch);
+}
+
+/* The decoder on one-hot latents: the first layer is the bias plus L rows of its transposed
+ * weight, L*hidden additions per sample instead of an L*K*hidden product. */
+static void decoder_forward_one_hot(cpu_model *model, const gsvae_real *params, const int *picked, int batch) {
+  const gsvae_layout *layout = &model->layout;
+  int layer = layout->encoder_layers, latents = layout->latents, categories = layout->categories;
+  int in_features = layout->in_features[layer], out_features = layout->out_features[layer];
+  const gsvae_real *weight = params + layout->weight_offset[layer], *bias = params + layout->bias_offset[layer];
+  gsvae_real *weight_t = model->decoder_in_t;
+  for (int o = 0; o < out_features; o++)
+    for (int i = 0; i < in_features; i++) weight_t[(size_t)i * out_features + o] = weight[(size_t)o * in_features + i];
+  bool relu = layer_has_relu(layout, layer);
+  for (int b = 0; b < batch; b++) {
+    gsvae_real *row = model->activations[layer] + (size_t)b * out_features;
+    memcpy(row, bias, out_features * sizeof(gsvae_real));
+    for (int j = 0; j < latents; j++) {
+      const gsvae_real *column = weight_t + (size_t)(j * categories + picked[b * latents + j]) * out_features;
+      for (int o = 0; o < out_features; o++) row[o] += column[o];
+    }
+    if (relu)
+      for (int o = 0; o < out_features; o++) row[o] = row[o] < 0 ? 0 : row[o];
+  }
+  decoder_forward_rest(model, params, batch);
+}
+
+/* Sum over the batch of BCE(sigmoid(a), x) summed over pixels (cpu_bce_row); grad (if not NULL)
+ * gets sigmoid(a) - x. */
+static double bce_sum(const gsvae_real *a, const gsvae_real *x, int batch, int dim, gsvae_real *grad) {
+  double total = 0;
+  for (int b = 0; b < batch; b++)
+    total += cpu_bce_row(a + (size_t)b * dim, x + (size_t)b * dim, dim, grad ? grad + (size_t)b * dim : NULL);
+  return total;
+}
+
+/* KL(q || uniform) = sum q (log q + log K) of one group, q = softmax(logits) via log_softmax;
+ * grad (if not NULL) gets its gradient q (log q + log K - KL). */
+static gsvae_real kl_group(const gsvae_real *logits, int categories, gsvae_real *grad) {
+  gsvae_real top = logits[0], sum = 0, kl = 0, log_k = real_log((gsvae_real)categories);
+  for (int c = 1; c < categories; c++) top = logits[c] > top ? logits[c] : top;
+  for (int c = 0; c < categories; c++) sum += real_exp(logits[c] - top);
+  gsvae_real log_sum = real_log(sum);
+  for (int c = 0; c < categories; c++) {
+    gsvae_real log_q = logits[c] - top - log_sum;
+    kl += real_exp(log_q) * (log_q + log_k);
+  }
+  if (grad)
+    for (int c = 0; c < categories; c++) {
+      gsvae_real log_q = logits[c] - top - log_sum;
+      grad[c] = real_exp(log_q) * (log_q + log_k - kl);
+    }
+  return kl;
+}
+
+/* KL summed over the batch's groups (gradient into grad_logits when not NULL) and, when gumbel
+ * is not NULL, the categories of one_hot(argmax(logits + gumbel)) into model->picked. */
+static double kl_and_pick(cpu_model *model, const gsvae_real *logits, int batch, const gsvae_real *gumbel,
+                          gsvae_real *grad_logits) {
+  int categories = model->layout.categories, groups = batch * model->layout.latents;
+  double kl = 0;
+  for (int group = 0; group < groups; group++) {
+    size_t offset = (size_t)group * categories;
+    kl += kl_group(logits + offset, categories, grad_logits ? grad_logits + offset : NULL);
+    if (gumbel) model->picked[group] = cpu_argmax_perturbed(logits + offset, gumbel + offset, categories);
+  }
+  return kl;
+}
+
+/* Backward of layer `layer` given grad_out (its output's gradient, before its ReLU): the ReLU
+ * mask (in place), the bias and weight gradients, and grad_in unless grad_in is NULL. accumulate:
+ * the bias and weight gradients are added to what grads holds, one rounding per element as if
+ * computed apart and added (the bias sum is formed apart; the weight product accumulates with
+ * beta = 1, which rounds the same for K up to GSVAE_MAX_CHUNK_ROWS, src/cpu/blas.h). */
+static void linear_backward(cpu_model *model, int layer, const gsvae_real *params, const gsvae_real *in,
+                            const gsvae_real *out, gsvae_real *grad_out, int batch, gsvae_real *grads,
+                            gsvae_real *grad_in, bool accumulate) {
+  const gsvae_layout *layout = &model->layout;
+  int in_features = layout->in_features[layer], out_features = layout->out_features[layer];
+  gsvae_real *grad_weight = grads + layout->weight_offset[layer], *grad_bias = grads + layout->bias_offset[layer];
+  gsvae_real *bias_sum = model->bias_sum;
+  bool relu = layer_has_relu(layout, layer);
+  memset(bias_sum, 0, out_features * sizeof(gsvae_real));
+  for (int b = 0; b < batch; b++) {
+    gsvae_real *d = grad_out + (size_t)b * out_features;
+    const gsvae_real *o_row = out + (size_t)b * out_features;
+    if (relu)
+      for (int o = 0; o < out_features; o++) {
+        d[o] = o_row[o] > 0 ? d[o] : 0;
+        bias_sum[o] += d[o];
+      }
+    else
+      for (int o = 0; o < out_features; o++) bias_sum[o] += d[o];
+  }
+  for (int o = 0; o < out_features; o++) grad_bias[o] = accumulate ? grad_bias[o] + bias_sum[o] : bias_sum[o];
+  if (batch == 0) {
+    if (!accumulate) memset(grad_weight, 0, (size_t)out_features * in_features * sizeof(gsvae_real));
+    return;
+  }
+  gemm(true, false, out_features, in_features, batch, 1, grad_out, out_features, in,
+       in_features, accumulate ? 1 : 0, grad_weight, in_features);
+  if (grad_in)
+    gemm(false, false, batch, in_features, out_features, 1, grad_out, out_features,
+         params + layout->weight_offset[layer], in_features, 0, grad_in, in_features);
+}
+
+/* sf's baseline for each decoded row: the moving average in the flat buffer, or the mean of the
+ * input's other samples' losses (leave-one-out). */
+static void sf_weights(const cpu_model *model, const gsvae_real *params, const gsvae_estimator_settings *estimator,
+                       int batch, gsvae_real *weights) {
+  int samples = estimator->decoder_samples;
+  const gsvae_real *loss = model->row_loss;
+  gsvae_real ema = 0;
+  if (model->layout.has_sf_baseline) {
+    const gsvae_real *state = params + model->layout.sf_baseline_offset;
+    ema = state[1] > 0 ? state[0] / state[1] : 0; /* bias-corrected as Adam's moments (estimator_settings.h) */
+  }
+  for (int b = 0; b < batch; b++) {
+    gsvae_real total = 0;
+    for (int s = 0; s < samples; s++) total += loss[s * batch + b];
+    for (int s = 0; s < samples; s++) {
+      gsvae_real own = loss[s * batch + b];
+      gsvae_real baseline = estimator->baseline == GSVAE_SF_BASELINE_LOO ? (total - own) / (samples - 1) : ema;
+      weights[b * samples + s] = (own - baseline) / samples;
+    }
+  }
+}
+
+/* Points the estimator's view at latent j of sample b: its logits, noise (the Gumbel blocks, then
+ * the Exp(1) blocks after the estimator's decoded samples), decoder input and kept state. */
+static cpu_latent_group *point_group(cpu_latent_group *group, cpu_model *model, const gsvae_real *logits,
+                                     const gsvae_real *noise, size_t noise_width, int b, int j) {
+  size_t width = (size_t)model->layout.latents * model->layout.categories;
+  size_t offset = (size_t)b * width + (size_t)j * group->categories;
+  group->logits = logits + offset;
+  group->gumbel = noise + b * noise_width + (size_t)j * group->categories;
+  group->exponential = group->gumbel + (size_t)group->settings->decoder_samples * width;
+  group->z = model->z + offset;
+  group->soft = model->soft + offset;
+  return group;
+}
+
+void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
+                                int batch, const gsvae_real *noise, const gsvae_estimator_settings *estimator,
+                                gsvae_real tau, const gsvae_real *gumbel_unrelaxed, bool accumulate, double *sums) {
+  check_batch(model, batch);
+  const gsvae_layout *layout = &model->layout;
+  int encoder_layers = layout->encoder_layers, last = layout->layer_count - 1, dim = layout->input_dim;
+  int latents = layout->latents, categories = layout->categories, width = latents * categories;
+  int samples = estimator->decoder_samples, rows = batch * samples;
+  bool score_function = estimator->kind == GSVAE_ESTIMATOR_SF;
+  const cpu_estimator *latent = cpu_estimator_of(estimator->kind);
+  size_t noise_width = gsvae_estimator_noise_width(estimator, width);
+  if (layout->has_log_tau) tau = real_exp(params[layout->log_tau_offset]);
+  reserve_rows(model, rows);
+
+  encoder_forward(model, params, x, batch);
+  const gsvae_real *logits = model->activations[encoder_layers - 1];
+  double kl = kl_and_pick(model, logits, batch, gumbel_unrelaxed, model->grad_logits);
+  cpu_latent_group group = {.noise_stride = (size_t)width, .z_stride = (size_t)batch * width,
+                            .scratch = model->scratch, .categories = categories, .tau = tau, .settings = estimator};
+  for (int b = 0; b < batch; b++)
+    for (int j = 0; j < latents; j++) latent->forward(point_group(&group, model, logits, noise, noise_width, b, j));
+  decoder_forward(model, params, model->z, rows);
+  double bce = 0;
+  for (int r = 0; r < rows; r++) {
+    size_t row = (size_t)r * dim;
+    model->row_loss[r] = cpu_bce_row(model->activations[last] + row, x + (size_t)(r % batch) * dim, dim,
+                                     model->grad_a + row);
+    bce += model->row_loss[r];
+  }
+  if (samples > 1) { /* the loss is the mean over an input's samples */
+    bce /= samples;
+    for (size_t i = 0; i < (size_t)rows * dim; i++) model->grad_a[i] /= samples;
+  }
+
+  /* grad_a holds the current layer's output gradient; grad_b receives its input gradient. */
+  gsvae_real *grad_out = model->grad_a, *grad_in = model->grad_b, grad_log_tau = 0;
+  for (int l = last; l >= 0; l--) {
+    const gsvae_real *in = l == 0 ? x : l == encoder_layers ? model->z : model->activations[l - 1];
+    bool input_gradient = l != 0 && !(l == encoder_layers && score_function); /* sf needs no dL/dz */
+    int layer_rows = l >= encoder_layers ? rows : batch;
+    linear_backward(model, l, params, in, model->activations[l], grad_out, layer_rows, grads,
+                    input_gradient ? grad_in : NULL, accumulate);
+    if (l == encoder_layers) { /* grad_in is dL/dz: the estimator's backward into dL/dlogits (+ KL's part) */
+      if (score_function) sf_weights(model, params, estimator, batch, grad_in);
+      for (int b = 0; b < batch; b++)
+        for (int j = 0; j < latents; j++) {
+          size_t offset = (size_t)b * width + (size_t)j * categories;
+          const gsvae_real *upstream = score_function ? grad_in + (size_t)b * samples : grad_in + offset;
+          latent->backward(point_group(&group, model, logits, noise, noise_width, b, j), upstream,
+                           model->grad_logits + offset, &grad_log_tau);
+        }
+      grad_out = model->grad_logits;
+      grad_in = model->grad_a;
+    } else {
+      gsvae_real *swap = grad_out;
+      grad_out = grad_in;
+      grad_in = swap == model->grad_logits ? model->grad_b : swap;
+    }
+  }
+  if (layout->has_log_tau)
+    grads[layout->log_tau_offset] = accumulate ? grads[layout->log_tau_offset] + grad_log_tau : grad_log_tau;
+  if (layout->has_sf_baseline) grads[layout->sf_baseline_offset] = grads[layout->sf_baseline_offset + 1] = 0;
+  sums[GSVAE_METRIC_RELAXED] += bce + kl;
+  sums[GSVAE_METRIC_BCE] += bce;
+  sums[GSVAE_METRIC_KL] += kl;
+  sums[GSVAE_METRIC_SAMPLES] += batch;
+
+  if (gumbel_unrelaxed) { /* the activations are free again: same weights, same logits, new sample */
+    decoder_forward_one_hot(model, params, model->picked, batch);
+    sums[GSVAE_METRIC_UNRELAXED] += bce_sum(model->activations[last], x, batch, dim, NULL) + kl;
+  }
+}
+
+void cpu_model_unrelaxed_loss(cpu_model *model, const gsvae_real *params, const gsvae_real *x, int batch,
+                              const gsvae_real *gumbel, double *sums) {
+  check_batch(model, batch);
+  const gsvae_layout *layout = &model->layout;
+  encoder_forward(model, params, x, batch);
+  double kl = kl_and_pick(model, model->activations[layout->encoder_layers - 1], batch, gumbel, NULL);
+  decoder_forward_one_hot(model, params, model->picked, batch);
+  double bce = bce_sum(model->activations[layout->layer_count - 1], x, batch, layout->input_dim, NULL);
+  sums[GSVAE_METRIC_RELAXED] += bce + kl;
+  sums[GSVAE_METRIC_BCE] += bce;
+  sums[GSVAE_METRIC_KL] += kl;
+  sums[GSVAE_METRIC_SAMPLES] += batch;
+}
+
+void cpu_model_encode(cpu_model *model, const gsvae_real *params, const gsvae_real *x, int batch,
+                      gsvae_real *logits) {
+  check_batch(model, batch);
+  encoder_forward(model, params, x, batch);
+  const gsvae_layout *layout = &model->layout;
+  memcpy(logits, model->activations[layout->encoder_layers - 1],
+         (size_t)batch * layout->latents * layout->categories * sizeof(gsvae_real));
+}
+
+void cpu_model_decode(cpu_model *model, const gsvae_real *params, const gsvae_real *z, int batch,
+                      gsvae_real *output_logits) {
+  check_batch(model, batch);
+  decoder_forward(model, params, z, batch);
+  const gsvae_layout *layout = &model->layout;
+  memcpy(output_logits, model->activations[layout->layer_count - 1],
+         (size_t)batch * layout->input_dim * sizeof(gsvae_real));
+}
+
+/* Layers high down to low, accumulated into grads, from grad_out (the gradient of layer high's
+ * output: grad_a, grad_b or another buffer) through grad_a and grad_b in turn; layer low's input is
+ * low_input, and its input gradient is not needed. */
+static void backward_layers(cpu_model *model, const gsvae_real *params, gsvae_real *grads, int high, int low,
+                            const gsvae_real *low_input, int rows, gsvae_real *grad_out) {
+  gsvae_real *grad_in = grad_out == model->grad_a ? model->grad_b : model->grad_a;
+  for (int l = high; l >= low; l--) {
+    const gsvae_real *in = l == low ? low_input : model->activations[l - 1];
+    linear_backward(model, l, params, in, model->activations[l], grad_out, rows, grads, l == low ? NULL : grad_in,
+                    true);
+    grad_out = grad_in;
+    grad_in = grad_out == model->grad_a ? model->grad_b : model->grad_a;
+  }
+}
+
+void cpu_model_decoder_gradient(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *z,
+                                const gsvae_real *x, int rows, const gsvae_real *row_weight, gsvae_real *row_loss) {
+  const gsvae_layout *layout = &model->layout;
+  int first = layout->encoder_layers, last = layout->layer_count - 1, dim = layout->input_dim;
+  reserve_rows(model, rows);
+  decoder_forward(model, params, z, rows);
+  for (int r = 0; r < rows; r++) {
+    gsvae_real *grad_row = model->grad_a + (size_t)r * dim;
+    row_loss[r] = cpu_bce_row(model->activations[last] + (size_t)r * dim, x + (size_t)r * dim, dim, grad_row);
+    if (row_weight)
+      for (int d = 0; d < dim; d++) grad_row[d] *= row_weight[r];
+  }
+  if (row_weight) backward_layers(model, params, grads, last, first, z, rows, model->grad_a);
+}
+
+double cpu_model_encoder_gradient(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
+                                  int batch, const gsvae_real *grad_logits) {
+  check_batch(model, batch);
+  const gsvae_layout *layout = &model->layout;
+  size_t width = (size_t)layout->latents * layout->categories;
+  encoder_forward(model, params, x, batch);
+  double kl = kl_and_pick(model, model->activations[layout->encoder_layers - 1], batch, NULL, model->grad_logits);
+  for (size_t i = 0; i < (size_t)batch * width; i++) model->grad_logits[i] += grad_logits[i];
+  backward_layers(model, params, grads, layout->encoder_layers - 1, 0, x, batch, model->grad_logits);
+  return kl;
+}
+
+const gsvae_real *cpu_model_layer_output(const cpu_model *model, int layer) { return model->activations[layer]; }
+const gsvae_real *cpu_model_decoder_input(const cpu_model *model) { return model->z; }
+const int *cpu_model_unrelaxed_picks(const cpu_model *model) { return model->picked; }
+
+/* torch.optim.Adam's single-tensor step, operation for operation: the bias corrections in
+ * double as Python computes them, the element math in the buffer's precision. The loop
+ * vectorizes only under -fno-math-errno (sqrtf's errno path is a branch otherwise). */
+/* An AVX2 copy beside the baseline one, picked when the program loads: two divisions and a square
+ * root per parameter make this loop compute-bound at 4 lanes. Both copies round alike (IEEE
+ * division and sqrt, and no FMA to contract into). */
+GSVAE_WIDE_LOOP
+void cpu_adam_update(gsvae_real *params, gsvae_real *exp_avg, gsvae_real *exp_avg_sq, const gsvae_real *grads,
+                     size_t count, long t, double lr, double beta1, double beta2, double eps, double grad_divisor) {
+  double bias_correction1 = 1 - pow(beta1, (double)t), bias_correction2 = 1 - pow(beta2, (double)t);
+  gsvae_real step_size = (gsvae_real)(lr / bias_correction1), bc2_sqrt = (gsvae_real)sqrt(bias_correction2);
+  gsvae_real b1 = (gsvae_real)beta1, b2 = (gsvae_real)beta2, one_minus_b1 = (gsvae_real)(1 - beta1),
+             one_minus_b2 = (gsvae_real)(1 - beta2), epsilon = (gsvae_real)eps, divisor = (gsvae_real)grad_divisor;
+  for (size_t i = 0; i < count; i++) {
+    gsvae_real g = grads[i] / divisor;
+    gsvae_real m = exp_avg[i] = b1 * exp_avg[i] + one_minus_b1 * g;
+    gsvae_real v = exp_avg_sq[i] = b2 * exp_avg_sq[i] + one_minus_b2 * g * g;
+    params[i] -= step_size * (m / (real_sqrt(v) / bc2_sqrt + epsilon));
+  }
+}

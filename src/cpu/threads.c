@@ -1,0 +1,61 @@
+/* A rank's threads (threads.h): gsvae_parallel_run on plain POSIX threads, started and joined
+ * per call (a step's pieces take milliseconds; starting a thread takes tens of microseconds, so
+ * no pool is kept), and the BLAS threads each rank of a node takes. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#include <mpi.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/check.h"
+#include "cpu/blas.h"
+#include "cpu/threads.h"
+
+enum { MAX_WORKERS = 256 };
+
+typedef struct {
+  void (*body)(void *context, int worker);
+  void *context;
+  int worker;
+} worker_start;
+
+static void *run_worker(void *argument) {
+  worker_start *start = argument;
+  start->body(start->context, start->worker);
+  return NULL;
+}
+
+void gsvae_parallel_run(int workers, void (*body)(void *context, int worker), void *context) {
+  if (workers < 1 || workers > MAX_WORKERS)
+    gsvae_abort(GSVAE_EXIT_RUNTIME, "parallel: %d workers outside [1, %d]", workers, MAX_WORKERS);
+  pthread_t threads[MAX_WORKERS];
+  worker_start starts[MAX_WORKERS];
+  for (int w = 1; w < workers; w++) {
+    starts[w] = (worker_start){body, context, w};
+    int status = pthread_create(&threads[w], NULL, run_worker, &starts[w]);
+    if (status) gsvae_abort(GSVAE_EXIT_RUNTIME, "parallel: pthread_create for worker %d: %s", w, strerror(status));
+  }
+  body(context, 0);
+  for (int w = 1; w < workers; w++) {
+    int status = pthread_join(threads[w], NULL);
+    if (status) gsvae_abort(GSVAE_EXIT_RUNTIME, "parallel: pthread_join of worker %d: %s", w, strerror(status));
+  }
+}
+
+/* The BLAS would start one thread per core in every rank; share the node's cores instead,
+ * unless the user said otherwise. A rank that mpirun or srun bound to some cores gets one thread
+ * per core of its binding; an unbound rank gets its share of the node's cores, counted over the
+ * world, not the run's communicator, since sweep groups share the node too. */
+void gsvae_share_cores_among_local_ranks(void) {
+  if (gsvae_blas_threads_from_env()) return;
+  MPI_Comm node;
+  int local_ranks = 1;
+  mpiCheck(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  mpiCheck(MPI_Comm_size(node, &local_ranks));
+  mpiCheck(MPI_Comm_free(&node));
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  cpu_set_t allowed;
+  long bound = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : cores;
+  int threads = (int)(bound < cores ? bound : cores / local_ranks);
+  gsvae_blas_set_threads(threads > 0 ? threads : 1);
+}

@@ -1,0 +1,15 @@
+/* A rank's threads: work split over them where the split must not change the bits (each worker
+ * computes whole, fixed pieces, a chunk's gradient or a range of a fold, with single-threaded
+ * products, so the result is the same for any number of workers), and how many BLAS threads a
+ * rank takes on its node. */
+#pragma once
+
+/* Runs body(context, w) for w = 0 .. workers-1, w = 0 on the calling thread and each other on a
+ * thread of its own started for the call (which inherits the caller's floating-point mode, FTZ and
+ * DAZ included, as POSIX threads do); returns when all have. */
+void gsvae_parallel_run(int workers, void (*body)(void *context, int worker), void *context);
+
+/* BLAS threads for a rank (unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS says): one per core of
+ * its binding, or its share of the node's cores when unbound; for commands that compute under
+ * mpirun beside train. */
+void gsvae_share_cores_among_local_ranks(void);
