@@ -162,9 +162,10 @@ int main(int argc, char **argv) {
       gsvae_tensors_h5_write(group, path, &layout, reduce);
       backend->update(backend, &step);
     }
-    gsvae_metric_sums sums;
-    backend->read_metrics(backend, &sums);
-    if (sums.skipped) fprintf(stderr, "estimators_dump: %s: %ld non-finite steps were skipped\n", pc->name, sums.skipped);
+    gsvae_metric_read read;
+    backend->read_metrics(backend, &read);
+    if (read.sums.skipped)
+      fprintf(stderr, "estimators_dump: %s: %lld non-finite steps were skipped\n", pc->name, read.sums.skipped);
     hsize_t steps_dims[1] = {STEPS};
     const char *names[3] = {"loss", "bce", "kl"};
     for (int k = 0; k < 3; k++) write_floats(group, names[k], 1, steps_dims, losses[k]);

@@ -158,8 +158,8 @@ int main(int argc, char **argv) {
   double started = 0;
   for (long step = 0; step < warmup + steps; step++) {
     if (step == warmup) {
-      gsvae_metric_sums sums;
-      backend->read_metrics(backend, &sums);
+      gsvae_metric_read read;
+      backend->read_metrics(backend, &read);
       started = seconds_now();
     }
     /* full batches only, cycling through the epoch: every step has the measured shape */
@@ -171,14 +171,14 @@ int main(int argc, char **argv) {
     backend->reduce_buffer(backend, &count);
     backend->update(backend, &s);
   }
-  gsvae_metric_sums sums;
-  backend->read_metrics(backend, &sums);
+  gsvae_metric_read read;
+  backend->read_metrics(backend, &read);
   double ms = 1e3 * (seconds_now() - started) / steps;
   double gemm_ms = gemm_ms_per_step(&config, &layout, batch, steps < 50 ? (int)steps : 50);
   struct cudaDeviceProp prop;
   cudaCheck(cudaGetDeviceProperties(&prop, 0));
-  printf("batch=%d steps=%ld ms_per_step=%.5f gemm_ms_per_step=%.5f loss=%.4f skipped=%ld gpu=\"%s\"\n", batch, steps,
-         ms, gemm_ms, sums.relaxed / sums.samples, sums.skipped, prop.name);
+  printf("batch=%d steps=%ld ms_per_step=%.5f gemm_ms_per_step=%.5f loss=%.4f skipped=%lld gpu=\"%s\"\n", batch, steps,
+         ms, gemm_ms, gsvae_loss_sums_mean(&read.sums, GSVAE_METRIC_RELAXED), read.sums.skipped, prop.name);
   backend->destroy(backend);
   gsvae_dataset_free(&train);
   gsvae_dataset_free(&test);

@@ -123,7 +123,7 @@ static void begin_epoch_if_first_step(fixture *f, const gsvae_step *s, gsvae_bac
 }
 
 /* The training loop's step sequence, metrics read every `read_every` steps and summed into *total. */
-static void train_steps(fixture *f, gsvae_backend *b, long steps, int read_every, gsvae_metric_sums *total) {
+static void train_steps(fixture *f, gsvae_backend *b, long steps, int read_every, gsvae_loss_sums *total) {
   memset(total, 0, sizeof *total);
   for (long step = 0; step < steps; step++) {
     gsvae_step s = make_step(f, step);
@@ -131,11 +131,9 @@ static void train_steps(fixture *f, gsvae_backend *b, long steps, int read_every
     b->forward_backward(b, &s);
     b->update(b, &s);
     if ((step + 1) % read_every == 0 || step + 1 == steps) {
-      gsvae_metric_sums sums;
-      b->read_metrics(b, &sums);
-      total->relaxed += sums.relaxed, total->bce += sums.bce, total->kl += sums.kl;
-      total->unrelaxed += sums.unrelaxed, total->samples += sums.samples;
-      total->steps += sums.steps, total->skipped += sums.skipped;
+      gsvae_metric_read read;
+      b->read_metrics(b, &read);
+      gsvae_loss_sums_add(total, &read.sums);
     }
   }
 }
@@ -327,12 +325,14 @@ static void compare_steps(estimator_case c, gsvae_binarize binarize, int steps) 
     compare_step(&f, cpu, gpu, &s, &d);
   }
   report_differences(&f, &d, limit);
-  gsvae_metric_sums sums[2];
-  cpu->read_metrics(cpu, &sums[0]);
-  gpu->read_metrics(gpu, &sums[1]);
-  expect(sums[1].skipped == 0 && sums[1].steps == steps, "gpu steps counted, none skipped", (double)sums[1].skipped, 0);
+  gsvae_metric_read reads[2];
+  cpu->read_metrics(cpu, &reads[0]);
+  gpu->read_metrics(gpu, &reads[1]);
+  expect(reads[1].sums.skipped == 0 && reads[1].sums.steps == steps, "gpu steps counted, none skipped",
+         (double)reads[1].sums.skipped, 0);
   if (c.learn_tau)
-    expect(relative(sums[1].tau, sums[0].tau) <= 1e-6, "learned tau read out", relative(sums[1].tau, sums[0].tau), 1e-6);
+    expect(relative(reads[1].tau, reads[0].tau) <= 1e-6, "learned tau read out", relative(reads[1].tau, reads[0].tau),
+           1e-6);
   double cpu_test[GSVAE_METRIC_SLOTS] = {0}, gpu_test[GSVAE_METRIC_SLOTS] = {0};
   cpu->evaluate(cpu, 0, TEST_IMAGES, cpu_test); /* the same parameters, if Adam passed */
   gpu->evaluate(gpu, 0, TEST_IMAGES, gpu_test);
@@ -376,7 +376,7 @@ static void test_hundred_steps(void) {
 
 typedef struct {
   float *params, *exp_avg, *exp_avg_sq;
-  gsvae_metric_sums total;
+  gsvae_loss_sums total;
 } run_result;
 
 static void run_gpu(fixture *f, bool graphs, bool nccl, long steps, run_result *r) {
@@ -398,13 +398,12 @@ static void run_gpu(fixture *f, bool graphs, bool nccl, long steps, run_result *
 static void expect_same(const fixture *f, const run_result *a, const run_result *b, const char *what) {
   size_t bytes = f->layout.param_count * sizeof(float);
   bool same = !memcmp(a->params, b->params, bytes) && !memcmp(a->exp_avg, b->exp_avg, bytes) &&
-              !memcmp(a->exp_avg_sq, b->exp_avg_sq, bytes) && a->total.relaxed == b->total.relaxed &&
-              a->total.unrelaxed == b->total.unrelaxed && a->total.samples == b->total.samples &&
+              !memcmp(a->exp_avg_sq, b->exp_avg_sq, bytes) && !memcmp(a->total.sum, b->total.sum, sizeof a->total.sum) &&
               a->total.steps == b->total.steps;
   size_t differing = 0;
   for (size_t i = 0; i < f->layout.param_count; i++) differing += memcmp(a->params + i, b->params + i, sizeof(float)) != 0;
   printf("%s %-40s %zu parameters differ; relaxed sums %.9g vs %.9g\n", same ? "ok  " : "FAIL", what, differing,
-         a->total.relaxed, b->total.relaxed);
+         a->total.sum[GSVAE_METRIC_RELAXED], b->total.sum[GSVAE_METRIC_RELAXED]);
   if (!same) failures++;
 }
 

@@ -136,9 +136,9 @@ int main(int argc, char **argv) {
   h5Check(H5LTmake_dataset_int(file, "decisions/unrelaxed_picks", 2, pick_dims, cpu_model_unrelaxed_picks(unrelaxed)));
 
   backend->update(backend, &s);
-  gsvae_metric_sums sums;
-  backend->read_metrics(backend, &sums);
-  if (sums.skipped) {
+  gsvae_metric_read read;
+  backend->read_metrics(backend, &read);
+  if (read.sums.skipped) {
     fprintf(stderr, "parity_step: %s step %d was not finite\n", argv[2], step);
     return 1;
   }

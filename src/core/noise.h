@@ -5,12 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <Random123/philox.h>
-
-#ifdef __CUDACC__
-#define GSVAE_HD __host__ __device__
-#else
-#define GSVAE_HD
-#endif
+#include "core/host_device.h"
 
 /* What a draw is for; distinct purposes never share a counter. */
 enum gsvae_noise_purpose {

@@ -45,7 +45,8 @@ typedef struct {
   size_t noise_width;            /* the estimator's draws per sample (estimator_settings.h) */
   float *gumbel;                 /* evaluation's noise (rows in workers[0].x) */
   uint32_t *order;               /* this epoch's order of the training set */
-  gsvae_metric_sums metrics;
+  gsvae_loss_sums sums;          /* since the last read_metrics */
+  long bad_streak;               /* non-finite steps in a row, across reads */
 } cpu_backend;
 
 static void cpu_set_state(gsvae_backend *base, const float *params, const float *exp_avg, const float *exp_avg_sq) {
@@ -221,13 +222,11 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
   if (rank + 1 == ranks) memcpy(agreed + 1, grads + params, GSVAE_METRIC_SLOTS * sizeof(float));
   if (comm) comm->allreduce_sum(comm, agreed, 1 + GSVAE_METRIC_SLOTS);
   const float *metrics = agreed + 1;
-  backend->metrics.steps++;
-  if (agreed[0] != 0.0f) {
-    backend->metrics.skipped++;
-    backend->metrics.bad_streak++;
+  if (!gsvae_loss_sums_add_step(&backend->sums, agreed)) {
+    backend->bad_streak++;
     return;
   }
-  backend->metrics.bad_streak = 0;
+  backend->bad_streak = 0;
   size_t adam_end = end < params ? end : params;
   cpu_adam_update(backend->params + start, backend->exp_avg + start, backend->exp_avg_sq + start, grads + start,
                   adam_end - start, step->step + 1, config->train_lr, config->train_beta1, config->train_beta2,
@@ -236,21 +235,14 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
   if (backend->layout.has_sf_baseline) /* after this step's gradient used the old value; alike on every rank */
     gsvae_sf_baseline_update(backend->params + backend->layout.sf_baseline_offset,
                              metrics[GSVAE_METRIC_BCE] / metrics[GSVAE_METRIC_SAMPLES], config->train_sf_decay);
-  backend->metrics.relaxed += metrics[GSVAE_METRIC_RELAXED];
-  backend->metrics.bce += metrics[GSVAE_METRIC_BCE];
-  backend->metrics.kl += metrics[GSVAE_METRIC_KL];
-  backend->metrics.unrelaxed += metrics[GSVAE_METRIC_UNRELAXED];
-  backend->metrics.samples += metrics[GSVAE_METRIC_SAMPLES];
 }
 
 /* The streak of non-finite steps carries over reads: it may span a log interval. */
-static void cpu_read_metrics(gsvae_backend *base, gsvae_metric_sums *sums) {
+static void cpu_read_metrics(gsvae_backend *base, gsvae_metric_read *read) {
   cpu_backend *backend = (cpu_backend *)base;
-  *sums = backend->metrics;
-  if (backend->layout.has_log_tau) sums->tau = expf(backend->params[backend->layout.log_tau_offset]);
-  long bad_streak = backend->metrics.bad_streak;
-  memset(&backend->metrics, 0, sizeof backend->metrics);
-  backend->metrics.bad_streak = bad_streak;
+  *read = (gsvae_metric_read){.sums = backend->sums, .bad_streak = backend->bad_streak};
+  if (backend->layout.has_log_tau) read->tau = expf(backend->params[backend->layout.log_tau_offset]);
+  memset(&backend->sums, 0, sizeof backend->sums);
 }
 
 static void cpu_evaluate(gsvae_backend *base, int start, int count, double *sums) {

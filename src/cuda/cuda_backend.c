@@ -388,7 +388,7 @@ static void cuda_begin_epoch(gsvae_backend *backend, long epoch, const uint32_t 
                             b->stream));
 }
 
-static void cuda_read_metrics(gsvae_backend *backend, gsvae_metric_sums *sums) {
+static void cuda_read_metrics(gsvae_backend *backend, gsvae_metric_read *read) {
   cuda_backend *b = as_cuda(backend);
   float log_tau = 0.0f;
   cudaCheck(cudaMemcpyAsync(b->metrics_host, b->metrics, sizeof *b->metrics, cudaMemcpyDeviceToHost, b->stream));
@@ -398,15 +398,8 @@ static void cuda_read_metrics(gsvae_backend *backend, gsvae_metric_sums *sums) {
   cudaCheck(cudaMemsetAsync(b->metrics, 0, offsetof(gsvae_cuda_metrics, bad_streak), b->stream));
   gsvae_cuda_stream_wait(b->stream, "the training steps (reading metrics)");
   const gsvae_cuda_metrics *m = b->metrics_host;
-  sums->relaxed = m->sums[GSVAE_METRIC_RELAXED];
-  sums->bce = m->sums[GSVAE_METRIC_BCE];
-  sums->kl = m->sums[GSVAE_METRIC_KL];
-  sums->unrelaxed = m->sums[GSVAE_METRIC_UNRELAXED];
-  sums->samples = m->sums[GSVAE_METRIC_SAMPLES];
-  sums->steps = m->steps;
-  sums->skipped = m->skipped;
-  sums->bad_streak = m->bad_streak;
-  sums->tau = b->layout.has_log_tau ? expf(log_tau) : 0;
+  *read = (gsvae_metric_read){.sums = m->sums, .bad_streak = (long)m->bad_streak,
+                              .tau = b->layout.has_log_tau ? expf(log_tau) : 0};
 }
 
 /* Test images in chunks of the batch workspace, eager (evaluation is not the hot loop). */

@@ -13,7 +13,6 @@ extern "C" {
 #include "cuda/cuda_util.h"
 #include "cuda/kernels.h"
 
-static_assert(sizeof(((gsvae_cuda_metrics *)0)->sums) == GSVAE_METRIC_SLOTS * sizeof(double), "metric slots");
 
 #define THREADS 256
 
@@ -542,14 +541,7 @@ extern "C" void gsvae_launch_sf_baseline_update(float *state, const float *agree
 }
 
 __global__ static void accumulate_metrics_kernel(gsvae_cuda_metrics *metrics, const float *agreed) {
-  metrics->steps++;
-  if (agreed[0] != 0.0f) {
-    metrics->skipped++;
-    metrics->bad_streak++;
-    return;
-  }
-  for (int s = 0; s < GSVAE_METRIC_SLOTS; s++) metrics->sums[s] += agreed[1 + s];
-  metrics->bad_streak = 0;
+  metrics->bad_streak = gsvae_loss_sums_add_step(&metrics->sums, agreed) ? 0 : metrics->bad_streak + 1;
 }
 
 extern "C" void gsvae_launch_accumulate_metrics(gsvae_cuda_metrics *metrics, const float *agreed, cudaStream_t stream) {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cuda_runtime.h>
+#include "model/loss_sums.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,8 +37,7 @@ typedef struct {
 
 /* Summed over the finite steps since the last read; bad_streak runs across reads. */
 typedef struct {
-  double sums[5];                 /* GSVAE_METRIC_* */
-  long long steps, skipped;
+  gsvae_loss_sums sums;
   long long bad_streak;
 } gsvae_cuda_metrics;
 

@@ -7,16 +7,7 @@
 #include "core/config.h"
 #include "core/data.h"
 #include "model/layout.h"
-
-/* Per-step sums that ride at the end of the gradient buffer, so one reduction carries both. */
-enum {
-  GSVAE_METRIC_RELAXED,        /* sum over samples of the relaxed loss (BCE + KL) */
-  GSVAE_METRIC_BCE,            /* ... of its BCE part */
-  GSVAE_METRIC_KL,             /* ... of KL(q || uniform) */
-  GSVAE_METRIC_UNRELAXED,      /* ... of the unrelaxed loss (0 when train.unrelaxed is off) */
-  GSVAE_METRIC_SAMPLES,        /* samples counted */
-  GSVAE_METRIC_SLOTS
-};
+#include "model/loss_sums.h"
 
 /* The test set is evaluated in blocks of this many images, fixed whatever the ranks, and their
  * sums added in block order. */
@@ -60,14 +51,12 @@ static inline void gsvae_step_slice(gsvae_step *s, const gsvae_config *config, i
   s->local_count = gsvae_chunk_start(s->global_count, s->chunk_count, s->first_chunk + s->local_chunks) - s->local_start;
 }
 
-/* Accumulated by the backend since the last read; only finite steps add to the loss sums. */
+/* What read_metrics returns: the sums since the last read, and the state around them. */
 typedef struct {
-  double relaxed, bce, kl, unrelaxed, samples;
-  long steps;                  /* steps taken, skipped ones included */
-  long skipped;                /* steps whose loss or gradient was not finite (update skipped) */
+  gsvae_loss_sums sums;        /* only finite steps add to the loss sums; every step to the counts */
   long bad_streak;             /* non-finite steps in a row up to now, across reads */
   float tau;                   /* tau.learn: the learned temperature at the read (0 otherwise) */
-} gsvae_metric_sums;
+} gsvae_metric_read;
 
 typedef struct gsvae_comm gsvae_comm; /* comm.h; not included here, kernels.cu includes this header */
 typedef struct gsvae_backend gsvae_backend;
@@ -95,7 +84,7 @@ struct gsvae_backend {
    * shard only (get_state's caller gathers them). */
   void (*update)(gsvae_backend *backend, const gsvae_step *step);
   /* The sums since the last read (the only host sync of the step loop), then resets them. */
-  void (*read_metrics)(gsvae_backend *backend, gsvae_metric_sums *sums);
+  void (*read_metrics)(gsvae_backend *backend, gsvae_metric_read *read);
   /* Unrelaxed loss of test images [start, start+count), count <= GSVAE_EVAL_BLOCK, in one
    * product of `count` rows, noise (seed, EVAL, 0, index):
    * adds sums[GSVAE_METRIC_*] (RELAXED holds the unrelaxed loss, BCE and KL its parts). */

@@ -30,6 +30,19 @@ static uLong crc_bytes(uLong crc, const void *data, size_t bytes) {
   return crc;
 }
 
+/* The loss sums as the file stores them (checkpoint.h). */
+static void sums_to_attribute(const gsvae_loss_sums *sums, double attribute[GSVAE_CKPT_SUMS]) {
+  for (int s = 0; s < GSVAE_METRIC_SLOTS; s++) attribute[s] = sums->sum[s];
+  attribute[GSVAE_METRIC_SLOTS] = (double)sums->steps;
+  attribute[GSVAE_METRIC_SLOTS + 1] = (double)sums->skipped;
+}
+
+static void sums_from_attribute(gsvae_loss_sums *sums, const double attribute[GSVAE_CKPT_SUMS]) {
+  for (int s = 0; s < GSVAE_METRIC_SLOTS; s++) sums->sum[s] = attribute[s];
+  sums->steps = (long long)attribute[GSVAE_METRIC_SLOTS];
+  sums->skipped = (long long)attribute[GSVAE_METRIC_SLOTS + 1];
+}
+
 static uint32_t checkpoint_checksum(const gsvae_checkpoint *ckpt, size_t param_count) {
   uLong crc = crc32(0L, Z_NULL, 0);
   const float *buffers[3] = {ckpt->params, ckpt->exp_avg, ckpt->exp_avg_sq};
@@ -38,8 +51,10 @@ static uint32_t checkpoint_checksum(const gsvae_checkpoint *ckpt, size_t param_c
   for (int t = 0; t < 2; t++)
     for (int c = 0; c < tables[t]->column_count; c++)
       crc = crc_bytes(crc, tables[t]->columns[c], tables[t]->rows * sizeof(double));
-  crc = crc_bytes(crc, ckpt->interval_sums, sizeof ckpt->interval_sums);
-  crc = crc_bytes(crc, ckpt->epoch_sums, sizeof ckpt->epoch_sums);
+  double sums[2][GSVAE_CKPT_SUMS];
+  sums_to_attribute(&ckpt->interval_sums, sums[0]);
+  sums_to_attribute(&ckpt->epoch_sums, sums[1]);
+  crc = crc_bytes(crc, sums, sizeof sums);
   return (uint32_t)crc;
 }
 
@@ -72,8 +87,11 @@ static void write_file(const char *path, const gsvae_checkpoint *ckpt, const gsv
   gsvae_h5_write_attribute(file, "epoch", H5T_STD_I64LE, H5T_NATIVE_LONG, 0, &ckpt->epoch);
   gsvae_h5_write_attribute(file, "tau", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &ckpt->tau);
   gsvae_h5_write_attribute(file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &ckpt->seed);
-  gsvae_h5_write_attribute(file, "interval_sums", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, GSVAE_SUM_COUNT, ckpt->interval_sums);
-  gsvae_h5_write_attribute(file, "epoch_sums", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, GSVAE_SUM_COUNT, ckpt->epoch_sums);
+  double sums[2][GSVAE_CKPT_SUMS];
+  sums_to_attribute(&ckpt->interval_sums, sums[0]);
+  sums_to_attribute(&ckpt->epoch_sums, sums[1]);
+  gsvae_h5_write_attribute(file, "interval_sums", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, GSVAE_CKPT_SUMS, sums[0]);
+  gsvae_h5_write_attribute(file, "epoch_sums", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, GSVAE_CKPT_SUMS, sums[1]);
   gsvae_h5_write_attribute(file, "checksum", H5T_STD_U32LE, H5T_NATIVE_UINT32, 0, &checksum);
   write_string_attribute(file, "config", config_yaml);
   h5Check(H5Fflush(file, H5F_SCOPE_GLOBAL));
@@ -264,14 +282,17 @@ static int load_file(hid_t file, const char *name, const gsvae_config *config, c
   if (format != GSVAE_CKPT_FORMAT)
     return gsvae_errorf(err, "%s: checkpoint format %ld, this gsvae reads format %d", name, format, GSVAE_CKPT_FORMAT);
   uint32_t stored_checksum = 0;
+  double sums[2][GSVAE_CKPT_SUMS];
   if (read_attribute(file, "step", H5T_NATIVE_LONG, H5T_INTEGER, 1, &ckpt->step, name, err) ||
       read_attribute(file, "epoch", H5T_NATIVE_LONG, H5T_INTEGER, 1, &ckpt->epoch, name, err) ||
       read_attribute(file, "tau", H5T_NATIVE_DOUBLE, H5T_FLOAT, 1, &ckpt->tau, name, err) ||
       read_attribute(file, "seed", H5T_NATIVE_UINT64, H5T_INTEGER, 1, &ckpt->seed, name, err) ||
-      read_attribute(file, "interval_sums", H5T_NATIVE_DOUBLE, H5T_FLOAT, GSVAE_SUM_COUNT, ckpt->interval_sums, name, err) ||
-      read_attribute(file, "epoch_sums", H5T_NATIVE_DOUBLE, H5T_FLOAT, GSVAE_SUM_COUNT, ckpt->epoch_sums, name, err) ||
+      read_attribute(file, "interval_sums", H5T_NATIVE_DOUBLE, H5T_FLOAT, GSVAE_CKPT_SUMS, sums[0], name, err) ||
+      read_attribute(file, "epoch_sums", H5T_NATIVE_DOUBLE, H5T_FLOAT, GSVAE_CKPT_SUMS, sums[1], name, err) ||
       read_attribute(file, "checksum", H5T_NATIVE_UINT32, H5T_INTEGER, 1, &stored_checksum, name, err))
     return -1;
+  sums_from_attribute(&ckpt->interval_sums, sums[0]);
+  sums_from_attribute(&ckpt->epoch_sums, sums[1]);
   if (ckpt->step < 0 || ckpt->epoch < 0 || ckpt->epoch > ckpt->step)
     return gsvae_errorf(err, "%s: step %ld / epoch %ld are not a training position", name, ckpt->step, ckpt->epoch);
   char *yaml = read_string_attribute(file, "config", name, err);

@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "train/curves.h"
 #include "model/layout.h"
+#include "model/loss_sums.h"
 
 /* Layout of a checkpoint file (format 1):
  *   /params/<name>, /optimizer/exp_avg/<name>, /optimizer/exp_avg_sq/<name>  float32, state_dict
@@ -13,7 +14,8 @@
  *   /curves/steps/<col>, /curves/epochs/<col>  the curves so far, as in run.h5
  *   attributes on /: format, step (steps completed; the next step's Adam t is step+1), epoch
  *       (epochs completed), tau (of the last step), seed, config (resolved YAML), interval_sums
- *       and epoch_sums (the metric sums of the unfinished log interval and epoch, see below),
+ *       and epoch_sums (the loss sums of the unfinished log interval and epoch: its
+ *       GSVAE_METRIC_SLOTS sums, then steps and skipped steps: GSVAE_CKPT_SUMS doubles),
  *       checksum: zlib CRC-32 over params, exp_avg, exp_avg_sq (float32 little-endian, each in
  *       state_dict order), then the curve columns (float64, steps then epochs, column order),
  *       then interval_sums and epoch_sums.
@@ -21,16 +23,14 @@
  * noise of (seed, step), so the step is the whole position. */
 #define GSVAE_CKPT_FORMAT 1
 
-/* The loop's metric sums over a log interval or an epoch that a checkpoint may cut in two. */
-enum { GSVAE_SUM_RELAXED, GSVAE_SUM_BCE, GSVAE_SUM_KL, GSVAE_SUM_UNRELAXED, GSVAE_SUM_SAMPLES, GSVAE_SUM_STEPS,
-       GSVAE_SUM_SKIPPED, GSVAE_SUM_COUNT };
+#define GSVAE_CKPT_SUMS (GSVAE_METRIC_SLOTS + 2)
 
 typedef struct {
   long step, epoch;
   double tau;
   uint64_t seed;
   float *params, *exp_avg, *exp_avg_sq; /* layout->param_count each */
-  double interval_sums[GSVAE_SUM_COUNT], epoch_sums[GSVAE_SUM_COUNT];
+  gsvae_loss_sums interval_sums, epoch_sums; /* of the log interval and the epoch it cuts in two */
   gsvae_curves curves;
 } gsvae_checkpoint;
 

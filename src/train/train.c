@@ -44,48 +44,11 @@ typedef struct {
   bool progress_bar;      /* rank 0 writing to a terminal */
 } trainer;
 
-/* Host sums of the metric reads over a log interval or an epoch. */
+/* The metric reads over a log interval or an epoch, and the training time they took. */
 typedef struct {
-  double relaxed, bce, kl, unrelaxed, samples;
-  long steps, skipped;
+  gsvae_loss_sums sums;
   double seconds;
-} metric_totals;
-
-static void totals_add(metric_totals *totals, const gsvae_metric_sums *sums) {
-  totals->relaxed += sums->relaxed;
-  totals->bce += sums->bce;
-  totals->kl += sums->kl;
-  totals->unrelaxed += sums->unrelaxed;
-  totals->samples += sums->samples;
-  totals->steps += sums->steps;
-  totals->skipped += sums->skipped;
-}
-
-/* The sums a checkpoint carries, so that a log interval or an epoch cut by it continues. */
-static void totals_to_sums(const metric_totals *totals, double *sums) {
-  sums[GSVAE_SUM_RELAXED] = totals->relaxed;
-  sums[GSVAE_SUM_BCE] = totals->bce;
-  sums[GSVAE_SUM_KL] = totals->kl;
-  sums[GSVAE_SUM_UNRELAXED] = totals->unrelaxed;
-  sums[GSVAE_SUM_SAMPLES] = totals->samples;
-  sums[GSVAE_SUM_STEPS] = (double)totals->steps;
-  sums[GSVAE_SUM_SKIPPED] = (double)totals->skipped;
-}
-
-static void totals_from_sums(metric_totals *totals, const double *sums) {
-  memset(totals, 0, sizeof *totals);
-  totals->relaxed = sums[GSVAE_SUM_RELAXED];
-  totals->bce = sums[GSVAE_SUM_BCE];
-  totals->kl = sums[GSVAE_SUM_KL];
-  totals->unrelaxed = sums[GSVAE_SUM_UNRELAXED];
-  totals->samples = sums[GSVAE_SUM_SAMPLES];
-  totals->steps = (long)sums[GSVAE_SUM_STEPS];
-  totals->skipped = (long)sums[GSVAE_SUM_SKIPPED];
-}
-
-static double totals_mean(const metric_totals *totals, double sum) {
-  return totals->samples > 0 ? sum / totals->samples : NAN;
-}
+} interval_sums;
 
 static void open_backend(trainer *t, MPI_Comm mpi) {
   const gsvae_config *config = t->config;
@@ -194,7 +157,7 @@ static void broadcast_floats(float *buffer, size_t count, MPI_Comm mpi) {
  * far. Only rank 0 reads the file and broadcasts it: one reader per run instead of one per
  * rank on a shared file system, and every rank surely starts from the same bytes even if the
  * directory changes meanwhile. The other ranks keep no curves (only rank 0 writes them). */
-static void restore(trainer *t, metric_totals *interval, metric_totals *epoch_totals) {
+static void restore(trainer *t, interval_sums *interval, interval_sums *epoch_totals) {
   const gsvae_config *config = t->config;
   char err[GSVAE_ERR_LEN] = "";
   gsvae_checkpoint ckpt;
@@ -215,15 +178,15 @@ static void restore(trainer *t, metric_totals *interval, metric_totals *epoch_to
       ckpt.exp_avg_sq = mallocCheck(n * sizeof(float));
     }
     mpiCheck(MPI_Bcast(&ckpt.step, 1, MPI_LONG, 0, t->comm->mpi));
-    mpiCheck(MPI_Bcast(ckpt.interval_sums, GSVAE_SUM_COUNT, MPI_DOUBLE, 0, t->comm->mpi));
-    mpiCheck(MPI_Bcast(ckpt.epoch_sums, GSVAE_SUM_COUNT, MPI_DOUBLE, 0, t->comm->mpi));
+    mpiCheck(MPI_Bcast(&ckpt.interval_sums, sizeof ckpt.interval_sums, MPI_BYTE, 0, t->comm->mpi));
+    mpiCheck(MPI_Bcast(&ckpt.epoch_sums, sizeof ckpt.epoch_sums, MPI_BYTE, 0, t->comm->mpi));
     broadcast_floats(ckpt.params, n, t->comm->mpi);
     broadcast_floats(ckpt.exp_avg, n, t->comm->mpi);
     broadcast_floats(ckpt.exp_avg_sq, n, t->comm->mpi);
     t->backend->set_state(t->backend, ckpt.params, ckpt.exp_avg, ckpt.exp_avg_sq);
     t->start_step = ckpt.step;
-    totals_from_sums(interval, ckpt.interval_sums);
-    totals_from_sums(epoch_totals, ckpt.epoch_sums);
+    interval->sums = ckpt.interval_sums;
+    epoch_totals->sums = ckpt.epoch_sums;
     if (t->comm->rank == 0) {
       gsvae_curves_free(&t->curves);
       t->curves = ckpt.curves; /* the curves now end at the checkpoint's rows */
@@ -253,8 +216,8 @@ static void restore(trainer *t, metric_totals *interval, metric_totals *epoch_to
 
 /* Rank 0 writes the checkpoint of `steps_done` completed steps and prunes old ones; every rank
  * sends it its shard of Adam's moments. */
-static void write_checkpoint(trainer *t, long steps_done, double tau, const metric_totals *interval,
-                             const metric_totals *epoch_totals) {
+static void write_checkpoint(trainer *t, long steps_done, double tau, const interval_sums *interval,
+                             const interval_sums *epoch_totals) {
   const gsvae_config *config = t->config;
   size_t n = t->layout.param_count;
   gsvae_checkpoint ckpt = {.step = steps_done, .epoch = steps_done / t->steps_per_epoch, .tau = tau,
@@ -266,8 +229,8 @@ static void write_checkpoint(trainer *t, long steps_done, double tau, const metr
   t->comm->gather_host(t->comm, ckpt.exp_avg, n);
   t->comm->gather_host(t->comm, ckpt.exp_avg_sq, n);
   if (t->comm->rank == 0) {
-    totals_to_sums(interval, ckpt.interval_sums);
-    totals_to_sums(epoch_totals, ckpt.epoch_sums);
+    ckpt.interval_sums = interval->sums;
+    ckpt.epoch_sums = epoch_totals->sums;
     char err[GSVAE_ERR_LEN];
     if (gsvae_ckpt_write(config->run_dir, &ckpt, &t->layout, t->config_yaml, err))
       gsvae_abort(GSVAE_EXIT_RUNTIME, "writing the checkpoint of step %ld: %s", steps_done, err);
@@ -342,34 +305,34 @@ static void show_progress(const trainer *t, long steps_done, long start_step, do
   fflush(stdout);
 }
 
-static void log_step_row(trainer *t, const gsvae_step *s, const metric_totals *interval) {
+static void log_step_row(trainer *t, const gsvae_step *s, const interval_sums *interval) {
   const gsvae_config *config = t->config;
-  double unrelaxed = config->train_unrelaxed ? totals_mean(interval, interval->unrelaxed) : NAN;
+  double unrelaxed = config->train_unrelaxed ? gsvae_loss_sums_mean(&interval->sums, GSVAE_METRIC_UNRELAXED) : NAN;
   double row[GSVAE_STEP_COLUMNS];
   row[GSVAE_STEP_STEP] = (double)(s->step + 1);
   row[GSVAE_STEP_EPOCH] = (double)(s->epoch + 1);
   row[GSVAE_STEP_TAU] = s->tau;
-  row[GSVAE_STEP_RELAXED] = totals_mean(interval, interval->relaxed);
+  row[GSVAE_STEP_RELAXED] = gsvae_loss_sums_mean(&interval->sums, GSVAE_METRIC_RELAXED);
   row[GSVAE_STEP_UNRELAXED] = unrelaxed;
-  row[GSVAE_STEP_BCE] = totals_mean(interval, interval->bce);
-  row[GSVAE_STEP_KL] = totals_mean(interval, interval->kl);
-  row[GSVAE_STEP_SKIPPED] = (double)interval->skipped;
+  row[GSVAE_STEP_BCE] = gsvae_loss_sums_mean(&interval->sums, GSVAE_METRIC_BCE);
+  row[GSVAE_STEP_KL] = gsvae_loss_sums_mean(&interval->sums, GSVAE_METRIC_KL);
+  row[GSVAE_STEP_SKIPPED] = (double)interval->sums.skipped;
   gsvae_curve_append(&t->curves.steps, row);
   if (t->comm->rank != 0) return;
   gsvae_runfile_sync_curves(t->runfile, &t->curves);
   clear_progress(t);
-  double rate = interval->seconds > 0 ? interval->samples / interval->seconds : 0;
+  double rate = interval->seconds > 0 ? interval->sums.sum[GSVAE_METRIC_SAMPLES] / interval->seconds : 0;
   printf("step %7ld/%ld | epoch %3ld | tau %.4f | relaxed %9.3f | unrelaxed %9.3f | bce %9.3f | kl %7.3f | %8.0f samples/s%s\n",
          s->step + 1, t->total_steps, s->epoch + 1, s->tau, row[GSVAE_STEP_RELAXED], unrelaxed, row[GSVAE_STEP_BCE],
-         row[GSVAE_STEP_KL], rate, interval->skipped ? " | skipped steps!" : "");
+         row[GSVAE_STEP_KL], rate, interval->sums.skipped ? " | skipped steps!" : "");
   fflush(stdout);
 }
 
-static void log_epoch_row(trainer *t, long epoch, const metric_totals *totals) {
+static void log_epoch_row(trainer *t, long epoch, const interval_sums *totals) {
   double row[GSVAE_EPOCH_COLUMNS];
   row[GSVAE_EPOCH_EPOCH] = (double)(epoch + 1);
-  row[GSVAE_EPOCH_TRAIN_RELAXED] = totals_mean(totals, totals->relaxed);
-  row[GSVAE_EPOCH_TRAIN_UNRELAXED] = t->config->train_unrelaxed ? totals_mean(totals, totals->unrelaxed) : NAN;
+  row[GSVAE_EPOCH_TRAIN_RELAXED] = gsvae_loss_sums_mean(&totals->sums, GSVAE_METRIC_RELAXED);
+  row[GSVAE_EPOCH_TRAIN_UNRELAXED] = t->config->train_unrelaxed ? gsvae_loss_sums_mean(&totals->sums, GSVAE_METRIC_UNRELAXED) : NAN;
   row[GSVAE_EPOCH_TEST_LOSS] = test_loss(t);
   gsvae_curve_append(&t->curves.epochs, row);
   if (t->comm->rank != 0) return;
@@ -396,7 +359,7 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
   trainer t;
   gsvae_signals_install();
   setup(&t, config, mpi);
-  metric_totals interval = {0}, epoch_totals = {0};
+  interval_sums interval = {0}, epoch_totals = {0};
   restore(&t, &interval, &epoch_totals);
   if (t.comm->rank == 0)
     printf("gsvae: %d rank(s) on %s | %d train / %d test images | %zu parameters | %ld steps of %d\n", t.comm->size,
@@ -421,12 +384,12 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
     int stop_signal = agreed_stop_signal(&t);
     bool ckpt_due = last || epoch_end || stop_signal || (config->run_ckpt_every > 0 && (step + 1) % config->run_ckpt_every == 0);
     if (log_due || epoch_end || ckpt_due) {
-      gsvae_metric_sums sums;
-      t.backend->read_metrics(t.backend, &sums);
-      if (config->tau_learn) s.tau = sums.tau; /* the curve and the checkpoint show the learned tau */
+      gsvae_metric_read read;
+      t.backend->read_metrics(t.backend, &read);
+      if (config->tau_learn) s.tau = read.tau; /* the curve and the checkpoint show the learned tau */
       double now = MPI_Wtime();
-      totals_add(&interval, &sums);
-      totals_add(&epoch_totals, &sums);
+      gsvae_loss_sums_add(&interval.sums, &read.sums);
+      gsvae_loss_sums_add(&epoch_totals.sums, &read.sums);
       interval.seconds += now - mark;
       epoch_totals.seconds += now - mark;
       mark = now;
@@ -439,22 +402,22 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
         memset(&epoch_totals, 0, sizeof epoch_totals);
         mark = MPI_Wtime(); /* evaluation time is not training throughput */
       }
-      if (sums.bad_streak >= config->train_max_bad_steps) {
+      if (read.bad_streak >= config->train_max_bad_steps) {
         if (t.comm->rank == 0) clear_progress(&t);
         if (t.comm->rank == 0)
           fprintf(stderr, "gsvae: error: %ld non-finite steps in a row (train.max_bad_steps=%d): stopping; the "
-                  "checkpoints in %s/ckpt are from before the streak\n", sums.bad_streak, config->train_max_bad_steps,
+                  "checkpoints in %s/ckpt are from before the streak\n", read.bad_streak, config->train_max_bad_steps,
                   config->run_dir);
         exit_code = GSVAE_EXIT_DIVERGED;
         break;
       }
       /* A checkpoint in a non-finite streak could hold a state that only diverges. The streak is
        * agreed by every rank (update() skips a step on all or none). */
-      if (ckpt_due && sums.bad_streak > 0) {
+      if (ckpt_due && read.bad_streak > 0) {
         if (t.comm->rank == 0) {
           clear_progress(&t);
           fprintf(stderr, "gsvae: warning: no checkpoint at step %ld: %ld non-finite step(s) in a row\n", step + 1,
-                  sums.bad_streak);
+                  read.bad_streak);
         }
       } else if (ckpt_due)
         write_checkpoint(&t, step + 1, s.tau, &interval, &epoch_totals);
