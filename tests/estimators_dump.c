@@ -133,7 +133,7 @@ int main(int argc, char **argv) {
       write_floats(group, "conditional_uniform", 4, uniform_dims, uniform);
     }
     int ints[4] = {(int)pc->estimator, pc->samples, (int)pc->baseline, pc->learn_tau};
-    h5Check(H5LTset_attribute_string(file, pc->name, "estimator", gsvae_estimator_name(pc->estimator)));
+    h5Check(H5LTset_attribute_string(file, pc->name, "estimator", gsvae_estimator_info_of(pc->estimator)->name));
     h5Check(H5LTset_attribute_int(file, pc->name, "estimator_samples_baseline_learn_tau", ints, 4));
     double doubles[2] = {pc->tau, config.train_estimator_gap};
     h5Check(H5LTset_attribute_double(file, pc->name, "tau_gap", doubles, 2));

@@ -28,11 +28,10 @@
   "usage: gsvae estimators CKPT [--estimators LIST] [--tau LIST] [--samples N] [--reference auto|exact|local] " \
   "[--reference-samples M] [--batch N] [--start I] [--split train|test] [--seed S] [--json] [-o FILE.png] "      \
   "[key=value ...]"
-#define DEFAULT_ESTIMATORS "gs,st,st_softmax,gst,grmck,reinmax,sf"
 /* auto enumerates up to this many configurations per input: beyond, the local expectation's
  * L*K decodes per draw cost less than K^L. */
 #define AUTO_EXACT_CONFIGURATIONS 256
-enum { MAX_ENTRIES = 64, DEFAULT_SAMPLES = 200, DEFAULT_GRMCK_DRAWS = 10, DEFAULT_SF_SAMPLES = 4 };
+enum { MAX_ENTRIES = 64, DEFAULT_SAMPLES = 200 };
 
 typedef struct {
   const char *path, *split, *reference, *plot;
@@ -56,7 +55,7 @@ static void parse_args(int argc, char **argv, estimators_args *args) {
   memset(args, 0, sizeof *args);
   args->split = "train";
   args->reference = "auto";
-  snprintf(args->estimators, sizeof args->estimators, "%s", DEFAULT_ESTIMATORS);
+  gsvae_estimator_list(args->estimators, sizeof args->estimators, ",", NULL);
   args->samples = DEFAULT_SAMPLES;
   args->overrides = argv;
   for (int i = 0; i < argc; i++) {
@@ -104,7 +103,7 @@ typedef struct {
 } estimator_entry;
 
 /* "name" or "name:N" (N: train.estimator_samples, grmck's K or sf's samples). Without N an estimator
- * keeps the checkpoint's value if it trained with it, else grmck takes 10 and sf 4. sf's baseline
+ * keeps the checkpoint's value if it trained with it, else the table's default (grmck 10, sf 4). sf's baseline
  * is always leave-one-out here: a moving average is the state of a training run, not of a batch. */
 static int parse_estimators(char *list, const gsvae_config *base, estimator_entry *entries, char *err) {
   int count = 0;
@@ -116,19 +115,23 @@ static int parse_estimators(char *list, const gsvae_config *base, estimator_entr
     entry->config = *base;
     gsvae_config *config = &entry->config;
     config->tau_learn = false;
-    if (gsvae_config_set(config, "train.estimator", item, err))
+    if (gsvae_config_set(config, "train.estimator", item, err)) {
+      char all[128];
+      gsvae_estimator_list(all, sizeof all, ",", NULL);
       return gsvae_errorf(err, "--estimators: '%s' is not an estimator (expected a comma-separated list of %s, each "
-                               "optionally with :N samples)", item, DEFAULT_ESTIMATORS);
-    bool uses_samples = config->train_estimator == GSVAE_ESTIMATOR_GRMCK || config->train_estimator == GSVAE_ESTIMATOR_SF;
-    if (samples && !uses_samples)
-      return gsvae_errorf(err, "--estimators: '%s:%s': only grmck and sf take a number of samples", item, samples);
+                               "optionally with :N samples)", item, all);
+    }
+    bool uses_samples = gsvae_estimator_takes_samples(config->train_estimator);
+    if (samples && !uses_samples) {
+      char takers[64];
+      gsvae_estimator_list(takers, sizeof takers, " and ", gsvae_estimator_takes_samples);
+      return gsvae_errorf(err, "--estimators: '%s:%s': only %s take a number of samples", item, samples, takers);
+    }
     char key_err[GSVAE_ERR_LEN];
     if (samples && gsvae_config_set(config, "train.estimator_samples", samples, key_err))
       return gsvae_errorf(err, "--estimators: '%s:%s': %s", item, samples, key_err);
     if (!samples && config->train_estimator != base->train_estimator)
-      config->train_estimator_samples = config->train_estimator == GSVAE_ESTIMATOR_GRMCK ? DEFAULT_GRMCK_DRAWS
-                                        : config->train_estimator == GSVAE_ESTIMATOR_SF  ? DEFAULT_SF_SAMPLES
-                                                                                          : 1;
+      config->train_estimator_samples = uses_samples ? gsvae_estimator_info_of(config->train_estimator)->default_samples : 1;
     config->train_sf_baseline = GSVAE_SF_BASELINE_LOO;
     if (gsvae_config_check(config, key_err)) return gsvae_errorf(err, "--estimators: '%s': %s", item, key_err);
     if (uses_samples) snprintf(entry->label, sizeof entry->label, "%s:%d", item, config->train_estimator_samples);

@@ -50,22 +50,6 @@ static void shard_layout(mpi_comm *comm, size_t shard_count, size_t end) {
   }
 }
 
-/* out[i] = ((sources[0][i] + sources[1][i]) + sources[2][i]) + ... in blocks that stay in L1; out
- * may be one of the sources (each block is read before it is written). */
-static void fold_in_order(float *out, const float *const *sources, int count, size_t length) {
-  enum { BLOCK = 1024 };
-  float sum[BLOCK];
-  for (size_t start = 0; start < length; start += BLOCK) {
-    size_t n = length - start < BLOCK ? length - start : BLOCK;
-    memcpy(sum, sources[0] + start, n * sizeof(float));
-    for (int s = 1; s < count; s++) {
-      const float *source = sources[s] + start;
-      for (size_t i = 0; i < n; i++) sum[i] += source[i];
-    }
-    memcpy(out + start, sum, n * sizeof(float));
-  }
-}
-
 static void *grown(void *buffer, size_t bytes) {
   void *bigger = realloc(buffer, bytes ? bytes : 1);
   if (!bigger) gsvae_abort(GSVAE_EXIT_RUNTIME, "out of memory growing a communication buffer to %zu bytes", bytes);
@@ -113,7 +97,7 @@ static void mpi_reduce_scatter(gsvae_comm *base, float *partials, const int *par
       mpiCheck(MPI_Isend(partials + (size_t)p * count + comm->starts[q], comm->counts[q], MPI_FLOAT, q, p, base->mpi,
                          &comm->requests[requests++]));
   mpiCheck(MPI_Waitall(requests, comm->requests, MPI_STATUSES_IGNORE));
-  if (total > 1 || first_mine != 0) fold_in_order(partials + mine, comm->sources, total, length);
+  if (total > 1 || first_mine != 0) gsvae_fold_in_order(partials + mine, comm->sources, total, 0, length);
 }
 
 static void mpi_allgather(gsvae_comm *base, float *buffer, size_t count) {

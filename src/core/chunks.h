@@ -33,3 +33,10 @@ static inline size_t gsvae_shard_start(size_t count, int size, int rank) {
   if (rank >= size) return count;
   return (size_t)((unsigned long long)rank * count / (unsigned long long)size) & ~(size_t)15;
 }
+
+/* The ordered fold of chunks' partials, the one sum whose bits do not depend on the ranks:
+ * out[i] = ((sources[0][offset + i] + sources[1][offset + i]) + sources[2][offset + i]) + ... for
+ * i < length, float adds in the sources' order. out may be sources[0] + offset. The MPI
+ * communicator and the CPU backend call it; the CUDA kernel gsvae_launch_fold adds in the same
+ * order, an element a thread (tests/gpu_test.c compares the bits). */
+void gsvae_fold_in_order(float *out, const float *const *sources, int count, size_t offset, size_t length);

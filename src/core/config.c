@@ -31,11 +31,16 @@ typedef struct {
   const char *fallback;      /* the default, as text in the key's own syntax */
   double min, max;           /* numbers; int lists: each entry */
   int bounds;
-  const char *const *words;  /* enums: the words in the enum's order */
+  const char *const *words;  /* enums: the words in the enum's order, NULL-terminated, */
+  const char *(*word_of)(int index); /* or the enum's word at index, NULL past the last */
   const char *help;
 } config_key;
 
 #define AT(field) offsetof(gsvae_config, field)
+
+static const char *key_word(const config_key *key, int index) {
+  return key->words ? key->words[index] : key->word_of(index);
+}
 _Static_assert(sizeof(gsvae_binarize) == sizeof(int) && sizeof(gsvae_estimator) == sizeof(int) &&
                    sizeof(gsvae_sf_baseline) == sizeof(int) &&
                    sizeof(gsvae_tau_kind) == sizeof(int) && sizeof(gsvae_device_kind) == sizeof(int) &&
@@ -43,7 +48,6 @@ _Static_assert(sizeof(gsvae_binarize) == sizeof(int) && sizeof(gsvae_estimator) 
                "enum fields are stored through int");
 
 static const char *const binarize_words[] = {"none", "static", "dynamic", NULL};
-static const char *const estimator_words[] = {"gs", "st", "st_softmax", "gst", "grmck", "reinmax", "sf", NULL};
 static const char *const sf_baseline_words[] = {"ema", "loo", NULL};
 static const char *const tau_words[] = {"constant", "exp", "linear", "cosine", NULL};
 static const char *const backend_words[] = {"auto", "cpu", "cuda", NULL};
@@ -82,7 +86,7 @@ static const config_key keys[] = {
     {.name = "train.seed", .type = KEY_UINT64, .offset = AT(train_seed), .fallback = "0",
      .help = "seeds the init, the epoch order and every noise draw"},
     {.name = "train.estimator", .type = KEY_ENUM, .offset = AT(train_estimator), .fallback = "gs",
-     .words = estimator_words,
+     .word_of = gsvae_estimator_word,
      .help = "gs: Gumbel-Softmax sample; st: straight-through Gumbel-Softmax; st_softmax: one-hot sample, backward "
              "through softmax(logits/tau); gst: gapped straight-through; grmck: Gumbel-Rao Monte Carlo; reinmax; "
              "sf: score function (README: papers and formulas)"},
@@ -241,8 +245,8 @@ static void describe_range(const config_key *key, char *out, size_t size) {
   out[0] = '\0';
   if (key->type == KEY_ENUM) {
     size_t used = 0;
-    for (int i = 0; key->words[i] && used < size; i++)
-      used += snprintf(out + used, size - used, "%s%s", i ? "|" : "", key->words[i]);
+    for (int i = 0; key_word(key, i) && used < size; i++)
+      used += snprintf(out + used, size - used, "%s%s", i ? "|" : "", key_word(key, i));
     return;
   }
   char entry[96] = "";
@@ -384,8 +388,8 @@ static int set_key(gsvae_config *config, const config_key *key, const char *valu
     memcpy(field, value, strlen(value) + 1);
     return 0;
   case KEY_ENUM:
-    for (int i = 0; key->words[i]; i++)
-      if (!strcmp(value, key->words[i])) return *(int *)field = i, 0;
+    for (int i = 0; key_word(key, i); i++)
+      if (!strcmp(value, key_word(key, i))) return *(int *)field = i, 0;
     return out_of_range(key, value, err);
   case KEY_INT_LIST: {
     int entries[GSVAE_MAX_HIDDEN], count;
@@ -446,8 +450,8 @@ static void write_value(FILE *out, const gsvae_config *config, const config_key 
   case KEY_STRING: write_quoted(out, field); break;
   case KEY_ENUM: {
     int value = *(const int *)field, count = 0;
-    while (key->words[count]) count++;
-    if (value >= 0 && value < count) fputs(key->words[value], out);
+    while (key_word(key, count)) count++;
+    if (value >= 0 && value < count) fputs(key_word(key, value), out);
     else fprintf(out, "%d", value); /* not a valid choice: loading it back says so */
     break;
   }
@@ -728,24 +732,18 @@ int gsvae_config_load_yaml_text(gsvae_config *config, const char *text, size_t l
 
 /* ---- files, overrides and the checks between keys ---- */
 
-const char *gsvae_estimator_name(gsvae_estimator estimator) {
-  return estimator >= 0 && estimator < GSVAE_ESTIMATOR_COUNT ? estimator_words[estimator] : "?";
-}
-
-int gsvae_estimator_parse(const char *name, gsvae_estimator *estimator) {
-  for (int i = 0; estimator_words[i]; i++)
-    if (!strcmp(estimator_words[i], name)) return *estimator = (gsvae_estimator)i, 0;
-  return -1;
+static bool estimator_learns_tau(gsvae_estimator estimator) {
+  return gsvae_estimator_info_of(estimator)->tau_gradient;
 }
 
 /* What each estimator needs of the other keys. */
 static int check_estimator(const gsvae_config *config, char *err) {
-  const char *name = estimator_words[config->train_estimator];
+  const char *name = gsvae_estimator_info_of(config->train_estimator)->name;
   if (config->train_estimator == GSVAE_ESTIMATOR_SF && config->train_sf_baseline == GSVAE_SF_BASELINE_LOO &&
       config->train_estimator_samples < 2)
     return gsvae_errorf(err, "train.estimator_samples=%d: train.sf_baseline=loo needs at least 2 samples per input",
                         config->train_estimator_samples);
-  bool uses_samples = config->train_estimator == GSVAE_ESTIMATOR_SF || config->train_estimator == GSVAE_ESTIMATOR_GRMCK;
+  bool uses_samples = gsvae_estimator_takes_samples(config->train_estimator);
   long long draws = (long long)config->train_estimator_samples * config->model_latents * config->model_categories;
   if (uses_samples && draws > INT_MAX) /* one sample's draws are counted by a 32-bit index */
     return gsvae_errorf(err, "train.estimator_samples=%d: %d x %d x %d = %lld draws per input is too many (at most %d)",
@@ -755,10 +753,12 @@ static int check_estimator(const gsvae_config *config, char *err) {
   if (config->tau_schedule != GSVAE_TAU_CONSTANT)
     return gsvae_errorf(err, "tau.learn=true: tau.schedule=%s would set the tau being learned (expected "
                         "tau.schedule=constant)", tau_words[config->tau_schedule]);
-  /* sf uses no tau; reinmax's tau sits under a stop-gradient, so neither passes a gradient to it */
-  if (config->train_estimator == GSVAE_ESTIMATOR_SF || config->train_estimator == GSVAE_ESTIMATOR_REINMAX)
-    return gsvae_errorf(err, "tau.learn=true: train.estimator=%s passes no gradient to tau (expected one of gs, st, "
-                        "st_softmax, gst, grmck)", name);
+  if (!gsvae_estimator_info_of(config->train_estimator)->tau_gradient) {
+    char learners[128];
+    gsvae_estimator_list(learners, sizeof learners, ", ", estimator_learns_tau);
+    return gsvae_errorf(err, "tau.learn=true: train.estimator=%s passes no gradient to tau (expected one of %s)", name,
+                        learners);
+  }
   return 0;
 }
 
@@ -778,7 +778,7 @@ int gsvae_config_check(const gsvae_config *config, char *err) {
                         config->train_reduce_chunks, config->train_batch);
   /* sf decodes train.estimator_samples rows per input: the decoder's products have that many times
    * the chunk's rows */
-  int decoded = config->train_estimator == GSVAE_ESTIMATOR_SF ? config->train_estimator_samples : 1;
+  int decoded = gsvae_estimator_info_of(config->train_estimator)->decodes_samples ? config->train_estimator_samples : 1;
   int chunk_rows = (config->train_batch + config->train_reduce_chunks - 1) / config->train_reduce_chunks * decoded;
   if (config->train_deterministic && chunk_rows > GSVAE_MAX_CHUNK_ROWS)
     return gsvae_errorf(err, "train.reduce_chunks=%d cuts train.batch=%d into chunks of %d rows, more than the %d a "

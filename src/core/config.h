@@ -6,22 +6,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "core/check.h"
+#include "core/estimator_table.h"
 
 #define GSVAE_MAX_HIDDEN 8
 #define GSVAE_PATH_LEN 4096
 
 typedef enum { GSVAE_BINARIZE_NONE, GSVAE_BINARIZE_STATIC, GSVAE_BINARIZE_DYNAMIC } gsvae_binarize;
-/* The gradient estimators (README's table; src/cpu/latent.c, src/cuda/kernels.cu). */
-typedef enum {
-  GSVAE_ESTIMATOR_GS,          /* Gumbel-Softmax sample (Jang et al. 2017) */
-  GSVAE_ESTIMATOR_ST,          /* straight-through Gumbel-Softmax (Jang et al. 2017) */
-  GSVAE_ESTIMATOR_ST_SOFTMAX,  /* straight-through through softmax(logits/tau), no noise in it (Bengio et al. 2013) */
-  GSVAE_ESTIMATOR_GST,         /* gapped straight-through (Fan et al. 2022) */
-  GSVAE_ESTIMATOR_GRMCK,       /* Gumbel-Rao Monte Carlo (Paulus et al. 2021) */
-  GSVAE_ESTIMATOR_REINMAX,     /* ReinMax (Liu et al. 2023) */
-  GSVAE_ESTIMATOR_SF,          /* score function (REINFORCE) with a baseline */
-  GSVAE_ESTIMATOR_COUNT
-} gsvae_estimator;
 typedef enum { GSVAE_SF_BASELINE_EMA, GSVAE_SF_BASELINE_LOO } gsvae_sf_baseline;
 typedef enum { GSVAE_TAU_CONSTANT, GSVAE_TAU_EXP, GSVAE_TAU_LINEAR, GSVAE_TAU_COSINE } gsvae_tau_kind;
 typedef enum { GSVAE_DEVICE_AUTO, GSVAE_DEVICE_CPU, GSVAE_DEVICE_CUDA } gsvae_device_kind;
@@ -94,8 +84,5 @@ int gsvae_config_check(const gsvae_config *config, char *err);
 
 /* The resolved config as YAML (nested, every key); malloc'd, the caller frees. */
 char *gsvae_config_to_yaml(const gsvae_config *config);
-/* train.estimator's word for an estimator ("st_softmax"), and back (0, or -1 for no such word). */
-const char *gsvae_estimator_name(gsvae_estimator estimator);
-int gsvae_estimator_parse(const char *name, gsvae_estimator *estimator);
 /* Every key: name, type, default, range and help. */
 void gsvae_config_print_help(FILE *out);

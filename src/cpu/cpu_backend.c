@@ -40,6 +40,7 @@ typedef struct {
   float *params, *exp_avg, *exp_avg_sq;
   int max_partials;
   float *partials;               /* max_partials buffers of param_count gradients then the metric slots */
+  float **partial_starts;        /* where each of them starts: the ordered fold's sources */
   int *partial_counts;           /* per rank, for the reduction */
   gsvae_estimator_settings estimator;
   size_t noise_width;            /* the estimator's draws per sample (estimator_settings.h) */
@@ -137,16 +138,13 @@ static void compute_chunks_of_worker(void *context, int w) {
                   false);
 }
 
-/* Worker w folds its range of every element into the first buffer, in chunk order:
- * ((p0 + p1) + p2) + ..., the bits of the fold that beta = 1 accumulation makes (tests/blas_rows.c). */
+/* Worker w folds its range of every element into the first buffer, in chunk order: the ordered
+ * fold, whose bits beta = 1 accumulation also makes (tests/blas_rows.c). */
 static void fold_range_of_worker(void *context, int w) {
   chunk_job *job = context;
   size_t first = job->stride * w / job->backend->worker_count, end = job->stride * (w + 1) / job->backend->worker_count;
-  float *out = job->backend->partials;
-  for (int i = 1; i < job->step->local_chunks; i++) {
-    const float *partial = job->backend->partials + (size_t)i * job->stride;
-    for (size_t e = first; e < end; e++) out[e] += partial[e];
-  }
+  gsvae_fold_in_order(job->backend->partials + first, (const float *const *)job->backend->partial_starts,
+                      job->step->local_chunks, first, end - first);
 }
 
 static void cpu_forward_backward(gsvae_backend *base, const gsvae_step *step) {
@@ -278,6 +276,7 @@ static void cpu_destroy(gsvae_backend *base) {
   free(backend->exp_avg);
   free(backend->exp_avg_sq);
   free(backend->partials);
+  free(backend->partial_starts);
   free(backend->partial_counts);
   free(backend->gumbel);
   free(backend->order);
@@ -332,6 +331,9 @@ gsvae_backend *gsvae_cpu_backend_create(const gsvae_config *config, const gsvae_
   backend->exp_avg = callocCheck(params, sizeof(float));
   backend->exp_avg_sq = callocCheck(params, sizeof(float));
   backend->partials = callocCheck((size_t)backend->max_partials * (params + GSVAE_METRIC_SLOTS), sizeof(float));
+  backend->partial_starts = mallocCheck((size_t)backend->max_partials * sizeof(float *));
+  for (int i = 0; i < backend->max_partials; i++)
+    backend->partial_starts[i] = backend->partials + (size_t)i * (params + GSVAE_METRIC_SLOTS);
   backend->gumbel = mallocCheck((size_t)backend->max_batch * latent_width * sizeof(float));
   backend->order = callocCheck(train->count > 0 ? (size_t)train->count : 1, sizeof(uint32_t));
   return &backend->base;

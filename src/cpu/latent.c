@@ -198,14 +198,15 @@ static void sf_backward(const cpu_latent_group *group, const gsvae_real *weights
   }
 }
 
+/* Each estimator of the table (core/estimator_table.h): its forward and backward on the CPU. */
 static const cpu_estimator estimators[GSVAE_ESTIMATOR_COUNT] = {
-    [GSVAE_ESTIMATOR_GS] = {"gs", gs_forward, gs_backward},
-    [GSVAE_ESTIMATOR_ST] = {"st", st_forward, gs_backward},
-    [GSVAE_ESTIMATOR_ST_SOFTMAX] = {"st_softmax", st_softmax_forward, st_softmax_backward},
-    [GSVAE_ESTIMATOR_GST] = {"gst", gst_forward, gst_backward},
-    [GSVAE_ESTIMATOR_GRMCK] = {"grmck", grmck_forward, grmck_backward},
-    [GSVAE_ESTIMATOR_REINMAX] = {"reinmax", reinmax_forward, reinmax_backward},
-    [GSVAE_ESTIMATOR_SF] = {"sf", sf_forward, sf_backward},
+    [GSVAE_ESTIMATOR_GS] = {gs_forward, gs_backward},
+    [GSVAE_ESTIMATOR_ST] = {st_forward, gs_backward},
+    [GSVAE_ESTIMATOR_ST_SOFTMAX] = {st_softmax_forward, st_softmax_backward},
+    [GSVAE_ESTIMATOR_GST] = {gst_forward, gst_backward},
+    [GSVAE_ESTIMATOR_GRMCK] = {grmck_forward, grmck_backward},
+    [GSVAE_ESTIMATOR_REINMAX] = {reinmax_forward, reinmax_backward},
+    [GSVAE_ESTIMATOR_SF] = {sf_forward, sf_backward},
 };
 
 const cpu_estimator *cpu_estimator_of(gsvae_estimator kind) { return &estimators[kind]; }

@@ -39,7 +39,6 @@ typedef struct {
 } cpu_latent_group;
 
 typedef struct {
-  const char *name;
   void (*forward)(const cpu_latent_group *group);
   /* grad_logits (K) += the estimate, *grad_log_tau += its derivative in log tau. upstream is the
    * loss's gradient in z (decoder_samples blocks, z_stride apart), or for sf the weight of each
