@@ -35,7 +35,7 @@ static int same_config(const gsvae_config *a, const gsvae_config *b) {
              a->run_ckpt_every == b->run_ckpt_every && a->run_keep == b->run_keep &&
              a->run_keep_every == b->run_keep_every && !strcmp(a->run_resume, b->run_resume) &&
              a->device_backend == b->device_backend && a->device_precision == b->device_precision &&
-             a->device_graphs == b->device_graphs && a->device_overlap == b->device_overlap;
+             a->device_graphs == b->device_graphs;
   for (int i = 0; same && i < a->model_hidden_count; i++) same = a->model_hidden[i] == b->model_hidden[i];
   return same;
 }
@@ -61,8 +61,7 @@ static void test_defaults(void) {
   CHECK(!strcmp(c.run_dir, "results/seed") && c.run_log_every == 10 && c.run_ckpt_every == 1000 && c.run_keep == 3 &&
             c.run_keep_every == 0 && !strcmp(c.run_resume, "auto"),
         "run");
-  CHECK(c.device_backend == GSVAE_DEVICE_AUTO && c.device_precision == GSVAE_PRECISION_FP32 && c.device_graphs &&
-            c.device_overlap,
+  CHECK(c.device_backend == GSVAE_DEVICE_AUTO && c.device_precision == GSVAE_PRECISION_FP32 && c.device_graphs,
         "device");
   char err[GSVAE_ERR_LEN];
   gsvae_config loaded;
@@ -183,7 +182,6 @@ static void randomize(gsvae_config *c, unsigned *state) {
   c->device_backend = RAND() % 3;
   c->device_precision = RAND() % 2;
   c->device_graphs = RAND() % 2;
-  c->device_overlap = RAND() % 2;
 #undef RAND
 }
 
@@ -211,7 +209,7 @@ static void test_round_trip(void) {
   const char *expected[] = {"data:\n", "\n  dir: \"/usr/share/datasets/fashion-mnist\"\n", "\nmodel:\n",
                             "\n  hidden: [512, 256]\n", "\ntrain:\n", "\n  lr: 0.001\n", "\n  seed: 0\n",
                             "\ntau:\n", "\n  schedule: constant\n", "\nrun:\n", "\n  log_every: 10\n",
-                            "\ndevice:\n", "\n  overlap: true\n"};
+                            "\ndevice:\n", "\n  graphs: true\n"};
   for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
     CHECK(strstr(yaml, expected[i]), "missing '%s' in\n%s", expected[i], yaml);
   free(yaml);
@@ -321,7 +319,7 @@ static void test_help(void) {
                          "train.beta1", "train.beta2", "train.eps", "train.seed", "train.estimator",
                          "train.unrelaxed", "train.max_bad_steps", "tau.schedule", "tau.init", "tau.min", "tau.rate",
                          "tau.every", "run.dir", "run.log_every", "run.ckpt_every", "run.keep", "run.keep_every",
-                         "run.resume", "device.backend", "device.precision", "device.graphs", "device.overlap",
+                         "run.resume", "device.backend", "device.precision", "device.graphs",
                          "none|static|dynamic", "constant|exp|linear|cosine", "gs|st", "auto|cpu|cuda",
                          "fp32|tf32", "512,256"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)

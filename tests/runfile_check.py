@@ -1,5 +1,5 @@
 """Reads the run.h5 that runfile_write made and checks, with h5py, the attributes, the env group,
-the curve datasets (dtype, growable chunked layout, values after a truncation) and /params
+the curve datasets (dtype, growable chunked layout, values after appends) and /params
 (state_dict names and shapes of the seed model, values in flat-buffer order)."""
 import os
 import re
@@ -41,16 +41,16 @@ with h5py.File(path, "r") as f:
     for key in sorted(env):
         print(f"env/{key}: {str(env[key]).splitlines()[0][:70]}")
 
-    # steps: rows 0-3 as first written, rows 4-5 rewritten with shift 1000 after the truncation
-    i = np.arange(6)
-    shift = np.where(i >= 4, 1000.0, 0.0)
+    # steps: rows 0-4 from the first sync, rows 5-7 appended by the third
+    i = np.arange(8)
     kl = 0.25 * i
     kl[2] = np.nan
     steps = {"step": (np.int64, 10 * (i + 1)), "epoch": (np.int64, 1 + i // 4), "tau": (np.float64, 1.0 / (i + 1)),
-             "relaxed": (np.float64, 500.0 - i + shift), "unrelaxed": (np.float64, 510.0 - i + shift),
+             "relaxed": (np.float64, 500.0 - i), "unrelaxed": (np.float64, 510.0 - i),
              "bce": (np.float64, 400.0 - 0.5 * i), "kl": (np.float64, kl), "skipped": (np.int64, i % 3)}
-    epochs = {"epoch": (np.int64, np.array([1])), "train_relaxed": (np.float64, np.array([300.0])),
-              "train_unrelaxed": (np.float64, np.array([310.0])), "test_loss": (np.float64, np.array([305.5]))}
+    epochs = {"epoch": (np.int64, np.array([1, 2])), "train_relaxed": (np.float64, np.array([300.0, 299.0])),
+              "train_unrelaxed": (np.float64, np.array([310.0, 309.0])),
+              "test_loss": (np.float64, np.array([305.5, 304.5]))}
     for group, columns in (("steps", steps), ("epochs", epochs)):
         check(sorted(f["curves"][group]) == sorted(columns), f"curves/{group} holds {sorted(f['curves'][group])}")
         for name, (dtype, want) in columns.items():
@@ -79,7 +79,7 @@ with h5py.File(path, "r") as f:
     print("params:", ", ".join(f"{name} {f['params'][name].shape}" for name, _ in want_shapes[:2]), "...")
 
 with h5py.File(path, "r", swmr=True) as f:  # readers follow a training run this way
-    check(f["curves/steps/step"].shape == (6,), "SWMR reader sees a different steps length")
+    check(f["curves/steps/step"].shape == (8,), "SWMR reader sees a different steps length")
 
 for message in failures:
     print("FAIL", message)

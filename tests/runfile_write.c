@@ -1,5 +1,5 @@
-/* Writes a run.h5 the way training does (seed layout, curve syncs including a resume's
- * truncation, parameters written twice) for runfile_check.py to read back with h5py. The values
+/* Writes a run.h5 the way training does (seed layout, curve syncs that append, parameters written
+ * twice) for runfile_check.py to read back with h5py. The values
  * are formulas of the row and element index that the script recomputes. */
 #include <math.h>
 #include <stdio.h>
@@ -9,13 +9,13 @@
 
 static const char *config_yaml = "data:\n  dir: /tmp/data\nmodel:\n  latents: 30\n  categories: 10\n# τ schedule: exp\n";
 
-static void append_step(gsvae_curves *curves, int i, double shift) {
+static void append_step(gsvae_curves *curves, int i) {
   double row[GSVAE_STEP_COLUMNS];
   row[GSVAE_STEP_STEP] = 10.0 * (i + 1);
   row[GSVAE_STEP_EPOCH] = 1 + i / 4;
   row[GSVAE_STEP_TAU] = 1.0 / (i + 1);
-  row[GSVAE_STEP_RELAXED] = 500.0 - i + shift;
-  row[GSVAE_STEP_UNRELAXED] = 510.0 - i + shift;
+  row[GSVAE_STEP_RELAXED] = 500.0 - i;
+  row[GSVAE_STEP_UNRELAXED] = 510.0 - i;
   row[GSVAE_STEP_BCE] = 400.0 - 0.5 * i;
   row[GSVAE_STEP_KL] = i == 2 ? NAN : 0.25 * i;
   row[GSVAE_STEP_SKIPPED] = i % 3;
@@ -41,17 +41,12 @@ int main(int argc, char **argv) {
   gsvae_curves curves;
   gsvae_curves_init(&curves);
   gsvae_runfile_sync_curves(run, &curves); /* nothing yet: stays empty */
-  for (int i = 0; i < 5; i++) append_step(&curves, i, 0);
+  for (int i = 0; i < 5; i++) append_step(&curves, i);
   append_epoch(&curves, 0);
   gsvae_runfile_sync_curves(run, &curves);
-  for (int i = 5; i < 8; i++) append_step(&curves, i, 0);
+  gsvae_runfile_sync_curves(run, &curves); /* nothing new: unchanged */
+  for (int i = 5; i < 8; i++) append_step(&curves, i);
   append_epoch(&curves, 1);
-  gsvae_runfile_sync_curves(run, &curves);
-  /* a resume from a checkpoint after row 4 and epoch 1: rows past it are dropped and redone */
-  gsvae_curve_truncate(&curves.steps, 4);
-  gsvae_curve_truncate(&curves.epochs, 1);
-  gsvae_runfile_sync_curves(run, &curves);
-  for (int i = 4; i < 6; i++) append_step(&curves, i, 1000);
   gsvae_runfile_sync_curves(run, &curves);
 
   float *params = malloc(layout.param_count * sizeof(float));

@@ -34,7 +34,7 @@ static void print_build(void) {
   printf("  cuBLAS        %d.%d.%d\n", cublas_major, cublas_minor, cublas_patch);
   printf("  NCCL          %d.%d.%d\n", nccl / 10000, nccl / 100 % 100, nccl % 100);
 #else
-  printf("  CUDA          not built in (CPU-only trainer; see README: Build)\n");
+  printf("  CUDA          not built in (CPU-only trainer; see docs/gpu.md)\n");
 #endif
   char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
   int length = 0;

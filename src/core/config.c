@@ -89,7 +89,7 @@ static const config_key keys[] = {
      .word_of = gsvae_estimator_word,
      .help = "gs: Gumbel-Softmax sample; st: straight-through Gumbel-Softmax; st_softmax: one-hot sample, backward "
              "through softmax(logits/tau); gst: gapped straight-through; grmck: Gumbel-Rao Monte Carlo; reinmax; "
-             "sf: score function (README: papers and formulas)"},
+             "sf: score function (docs/estimators.md)"},
     {.name = "train.estimator_gap", .type = KEY_DOUBLE, .offset = AT(train_estimator_gap), .fallback = "1", .min = 0,
      .bounds = LOW | LOW_OPEN, .help = "gst: the gap kappa between the sampled category's logit and the others"},
     {.name = "train.estimator_samples", .type = KEY_INT, .offset = AT(train_estimator_samples), .fallback = "1",
@@ -110,7 +110,7 @@ static const config_key keys[] = {
     {.name = "train.deterministic", .type = KEY_BOOL, .offset = AT(train_deterministic), .fallback = "false",
      .help = "byte-identical training on any number of ranks and BLAS threads: gradients of train.reduce_chunks "
              "fixed chunks folded in chunk order, a rank's threads on whole chunks side by side; costs ~1.7x the "
-             "step with 8 chunks, nothing measurable with 2 (README: Training); "
+             "step with 8 chunks, nothing measurable with 2 (docs/determinism.md); "
              "false: one product per rank, summed in rank order (NCCL's sum on GPUs), bit-exact only for the same ranks "
              "and threads"},
     {.name = "train.reduce_chunks", .type = KEY_INT, .offset = AT(train_reduce_chunks), .fallback = "8", .min = 1,
@@ -149,12 +149,31 @@ static const config_key keys[] = {
      .words = precision_words, .help = "matrix products on the GPU: fp32, or tf32 tensor cores"},
     {.name = "device.graphs", .type = KEY_BOOL, .offset = AT(device_graphs), .fallback = "true",
      .help = "capture the training step as one CUDA graph"},
-    {.name = "device.overlap", .type = KEY_BOOL, .offset = AT(device_overlap), .fallback = "true",
-     .help = "no effect since the ordered chunk reduction (README: GPU backend); kept so older configs load"},
 };
 enum { KEY_COUNT = sizeof keys / sizeof keys[0], NAME_LEN = 128, SHOWN = 200 };
 
 /* ---- one key's text form ---- */
+
+/* Keys that did something once and now do nothing: configs and checkpoints that set them still
+ * load, with a note. */
+static const struct {
+  const char *name, *why;
+} retired_keys[] = {
+    {"device.overlap", "the GPU's decoder gradients are reduced with the rest, in the ordered chunk reduction"},
+};
+
+/* Whether `name` is a retired key; says so on stderr, once a process. */
+static bool ignore_retired_key(const char *name) {
+  static bool noted[sizeof retired_keys / sizeof retired_keys[0]];
+  for (size_t i = 0; i < sizeof retired_keys / sizeof retired_keys[0]; i++) {
+    if (strcmp(retired_keys[i].name, name)) continue;
+    if (!noted[i] && gsvae_world_rank == 0)
+      fprintf(stderr, "gsvae: note: %s is ignored: %s\n", retired_keys[i].name, retired_keys[i].why);
+    noted[i] = true;
+    return true;
+  }
+  return false;
+}
 
 static const config_key *find_key(const char *name) {
   for (int i = 0; i < KEY_COUNT; i++)
@@ -404,6 +423,7 @@ static int set_key(gsvae_config *config, const config_key *key, const char *valu
 
 int gsvae_config_set(gsvae_config *config, const char *key, const char *value, char *err) {
   const config_key *entry = find_key(key);
+  if (!entry && ignore_retired_key(key)) return 0;
   if (!entry) return unknown_key(key, err);
   return set_key(config, entry, value, err);
 }
@@ -551,6 +571,7 @@ static const config_key *section_key(const char *prefix) {
 static int load_value(yaml_loader *loader, const char *name, yaml_mark_t key_mark, yaml_event_t *value) {
   char message[GSVAE_ERR_LEN];
   const config_key *key = find_key(name);
+  if (!key && value->type == YAML_SCALAR_EVENT && ignore_retired_key(name)) return 0;
   const config_key *first = key ? NULL : section_key(name);
   if (first) {
     snprintf(message, sizeof message, "'%s' is a section: its value must be a mapping of its keys, such as '%s: {%s: ...}'",

@@ -42,7 +42,7 @@ typedef struct {
   bool train_unrelaxed;            /* the unrelaxed objective on every step's batch */
   bool train_flush_denormals;      /* FTZ+DAZ in the threads doing model math (src/cpu/float_mode.c) */
   int train_max_bad_steps;         /* non-finite steps in a row before training stops */
-  bool train_deterministic;        /* the same bits on any number of ranks (README: Training) */
+  bool train_deterministic;        /* the same bits on any number of ranks (docs/determinism.md) */
   int train_reduce_chunks;         /* C: the chunks of a global batch whose gradients are folded in order */
   /* tau.* */
   gsvae_tau_kind tau_schedule;
@@ -61,7 +61,6 @@ typedef struct {
   gsvae_device_kind device_backend; /* auto | cpu | cuda */
   gsvae_precision device_precision; /* fp32 | tf32 */
   bool device_graphs;              /* capture the step as a CUDA graph */
-  bool device_overlap;             /* no effect (kept so that older configs load) */
 } gsvae_config;
 
 /* The seed's setup. */

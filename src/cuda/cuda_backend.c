@@ -379,7 +379,7 @@ static void cuda_get_state(gsvae_backend *backend, float *params, float *exp_avg
   gsvae_cuda_stream_wait(b->stream, "the training steps (get_state)");
 }
 
-/* The wait first (under the watchdog): then the copy from pageable memory returns with `order`
+/* The wait first (under the wait guard): then the copy from pageable memory returns with `order`
  * already consumed, so the loop may refill it. Once an epoch. */
 static void cuda_begin_epoch(gsvae_backend *backend, long epoch, const uint32_t *order) {
   cuda_backend *b = as_cuda(backend);

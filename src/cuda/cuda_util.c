@@ -1,4 +1,4 @@
-/* The CUDA/cuBLAS/NCCL check helpers, the polling stream wait with its watchdog, and the
+/* The CUDA/cuBLAS/NCCL check helpers, the polling stream wait with its wait guard, and the
  * device count and per-rank device choice the training loop calls. */
 #include <time.h>
 #include "cuda/cuda.h"
@@ -23,19 +23,19 @@ void gsvae_nccl_check(ncclResult_t status, const char *call, const char *file, i
 }
 
 static struct {
-  gsvae_cuda_watchdog_poll poll;
+  gsvae_cuda_wait_poll poll;
   void *context;
   double timeout_s;
-} watchdog;
+} wait_guard;
 
-void gsvae_cuda_set_watchdog(gsvae_cuda_watchdog_poll poll, void *context, double timeout_s) {
-  watchdog.poll = poll;
-  watchdog.context = context;
-  watchdog.timeout_s = timeout_s;
+void gsvae_cuda_set_wait_guard(gsvae_cuda_wait_poll poll, void *context, double timeout_s) {
+  wait_guard.poll = poll;
+  wait_guard.context = context;
+  wait_guard.timeout_s = timeout_s;
 }
 
-void gsvae_cuda_clear_watchdog(void *context) {
-  if (watchdog.context == context) watchdog.poll = NULL, watchdog.context = NULL, watchdog.timeout_s = 0;
+void gsvae_cuda_clear_wait_guard(void *context) {
+  if (wait_guard.context == context) wait_guard.poll = NULL, wait_guard.context = NULL, wait_guard.timeout_s = 0;
 }
 
 static double seconds_now(void) {
@@ -45,7 +45,7 @@ static double seconds_now(void) {
 }
 
 void gsvae_cuda_stream_wait(cudaStream_t stream, const char *what) {
-  if (!watchdog.poll) {
+  if (!wait_guard.poll) {
     cudaCheck(cudaStreamSynchronize(stream));
     return;
   }
@@ -56,12 +56,12 @@ void gsvae_cuda_stream_wait(cudaStream_t stream, const char *what) {
     if (status == cudaSuccess) return;
     if (status != cudaErrorNotReady) cudaCheck(status);
     char message[GSVAE_ERR_LEN];
-    if (watchdog.poll(watchdog.context, message))
+    if (wait_guard.poll(wait_guard.context, message))
       gsvae_abort(GSVAE_EXIT_RUNTIME, "while waiting for %s: %s", what, message);
-    if (watchdog.timeout_s > 0 && seconds_now() - started > watchdog.timeout_s)
+    if (wait_guard.timeout_s > 0 && seconds_now() - started > wait_guard.timeout_s)
       gsvae_abort(GSVAE_EXIT_RUNTIME,
                   "while waiting for %s: no progress for %.0f s (a stuck or dead rank? GSVAE_NCCL_TIMEOUT sets the limit)",
-                  what, watchdog.timeout_s);
+                  what, wait_guard.timeout_s);
     nanosleep(&nap, NULL);
   }
 }

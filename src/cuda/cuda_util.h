@@ -1,6 +1,7 @@
 /* Checks for every CUDA runtime, cuBLAS and NCCL call (naming the file, line and the library's
- * error string), and the one way the host waits for a stream: polling, so that a watchdog
- * (the NCCL communicator's error and timeout check) can end a stuck job instead of hanging. */
+ * error string), and the one way the host waits for a stream: polling, so that a wait guard
+ * (the NCCL communicator's error and timeout check; not the step watchdog of src/train) can end
+ * a stuck job instead of hanging. */
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -20,11 +21,11 @@ void gsvae_nccl_check(ncclResult_t status, const char *call, const char *file, i
 
 /* A check the host runs while it waits: returns 0 while all is well, else writes why into
  * message (GSVAE_ERR_LEN) and returns -1; timeout_s > 0 bounds any single wait. */
-typedef int (*gsvae_cuda_watchdog_poll)(void *context, char *message);
-void gsvae_cuda_set_watchdog(gsvae_cuda_watchdog_poll poll, void *context, double timeout_s);
-void gsvae_cuda_clear_watchdog(void *context);
-/* Waits until the stream's work is done, running the watchdog meanwhile; aborts naming `what`
- * when the watchdog reports an error or the timeout passes. */
+typedef int (*gsvae_cuda_wait_poll)(void *context, char *message);
+void gsvae_cuda_set_wait_guard(gsvae_cuda_wait_poll poll, void *context, double timeout_s);
+void gsvae_cuda_clear_wait_guard(void *context);
+/* Waits until the stream's work is done, running the wait guard meanwhile; aborts naming `what`
+ * when the wait guard reports an error or the timeout passes. */
 void gsvae_cuda_stream_wait(cudaStream_t stream, const char *what);
 
 #ifdef __cplusplus

@@ -39,7 +39,7 @@ static double timeout_from_env(void) {
   return seconds;
 }
 
-/* The watchdog: an asynchronous NCCL error (a peer gone, a network failure) aborts the
+/* The wait guard: an asynchronous NCCL error (a peer gone, a network failure) aborts the
  * communicator so that its kernels stop spinning, and is reported. */
 static int poll_async_error(void *context, char *message) {
   nccl_comm *comm = context;
@@ -170,7 +170,7 @@ static void nccl_destroy(gsvae_comm *base) {
   gsvae_cuda_stream_wait(comm->stream, "the last all-reduce");
   ncclCheck(ncclCommFinalize(comm->nccl));
   wait_issued(comm, "finalize");
-  gsvae_cuda_clear_watchdog(comm);
+  gsvae_cuda_clear_wait_guard(comm);
   ncclCheck(ncclCommDestroy(comm->nccl));
   if (comm->inbox) cudaCheck(cudaFree(comm->inbox));
   comm->host->destroy(comm->host);
@@ -200,7 +200,7 @@ gsvae_comm *gsvae_nccl_comm_create(MPI_Comm mpi, void *cuda_stream) {
   config.blocking = 0;
   ncclCheck(ncclCommInitRankConfig(&comm->nccl, comm->base.size, id, comm->base.rank, &config));
   wait_issued(comm, "communicator set-up");
-  gsvae_cuda_set_watchdog(poll_async_error, comm, comm->timeout_s);
+  gsvae_cuda_set_wait_guard(poll_async_error, comm, comm->timeout_s);
 
   /* One all-reduce now, so that connections are made before any step is captured as a graph. */
   float *probe;

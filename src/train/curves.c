@@ -44,6 +44,3 @@ void gsvae_curve_append(gsvae_curve_table *table, const double *row) {
   table->rows++;
 }
 
-void gsvae_curve_truncate(gsvae_curve_table *table, size_t rows) {
-  if (rows < table->rows) table->rows = rows;
-}

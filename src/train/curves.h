@@ -24,5 +24,3 @@ typedef struct {
 void gsvae_curves_init(gsvae_curves *curves);
 void gsvae_curves_free(gsvae_curves *curves);
 void gsvae_curve_append(gsvae_curve_table *table, const double *row);
-/* Keeps the first `rows` rows (a resume drops rows past its checkpoint). */
-void gsvae_curve_truncate(gsvae_curve_table *table, size_t rows);

@@ -125,13 +125,16 @@ gsvae_runfile *gsvae_runfile_create(const char *path, const char *config_yaml, i
 static void sync_table(gsvae_runfile *run, int t, const gsvae_curve_table *table) {
   hsize_t old_rows = run->rows_in_file[t], new_rows = table->rows;
   if (new_rows == old_rows) return;
+  /* Curves only grow: a resume writes a new run.h5 from its checkpoint's curves. */
+  if (new_rows < old_rows)
+    gsvae_abort(GSVAE_EXIT_RUNTIME, "run.h5: the %s curves have %llu rows, fewer than the file's %llu", table->group,
+                (unsigned long long)new_rows, (unsigned long long)old_rows);
   if (table->column_count != run->column_count[t])
     gsvae_abort(GSVAE_EXIT_RUNTIME, "run.h5: the %s curves have %d columns, the file %d", table->group,
                 table->column_count, run->column_count[t]);
   for (int c = 0; c < table->column_count; c++) {
     hid_t dataset = run->curves[t][c];
     h5Check(H5Dset_extent(dataset, &new_rows));
-    if (new_rows < old_rows) continue;
     hsize_t start = old_rows, count = new_rows - old_rows;
     hid_t file_space = h5Check(H5Dget_space(dataset));
     h5Check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &start, NULL, &count, NULL));

@@ -66,7 +66,7 @@ static void open_backend(trainer *t, MPI_Comm mpi) {
   }
 #else
   if (config->device_backend == GSVAE_DEVICE_CUDA)
-    gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda but this gsvae was built without CUDA (see README: Build)");
+    gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda but this gsvae was built without CUDA (see docs/gpu.md)");
 #endif
   if (!t->backend) {
     gsvae_float_mode_set(config->train_flush_denormals); /* before the thread count: it restarts the pool */
