@@ -5,7 +5,7 @@
 # oneDNN: ONEDNN_MAX_CPU_ISA; auto: unset, the library's own pick), glibc's maths with its AVX-512
 # and FMA variants hidden or not (GLIBC_TUNABLES), and 1 or 2 BLAS threads.
 #
-#   launch/cpu_matrix.sh [--kernels auto,avx2,avx512,...] [--full] [--report results/cpu_matrix.md]
+#   tests/cpu_matrix.sh [--kernels auto,avx2,avx512,...] [--full] [--report tests/reports/cpu_matrix.md]
 #
 # --kernels takes the library's names (OpenBLAS: Haswell, SkylakeX, ...; oneDNN: AVX2, AVX512_CORE,
 # ...), or avx2 and avx512 for its AVX2 and AVX-512 sets. By default every kernel set runs once, and
@@ -108,7 +108,7 @@ if [ -n "$report" ]; then
   {
     echo "# The numerical tests on every CPU path"
     echo
-    echo "\`$([ "$build" != build ] && echo "GSVAE_BUILD_DIR=$build ")launch/cpu_matrix.sh$([ "$full" -eq 1 ] && echo " --full") --report $report\` on $(date -u +%Y-%m-%d), CPU: $cpu"
+    echo "\`$([ "$build" != build ] && echo "GSVAE_BUILD_DIR=$build ")tests/cpu_matrix.sh$([ "$full" -eq 1 ] && echo " --full") --report $report\` on $(date -u +%Y-%m-%d), CPU: $cpu"
     echo "($(nproc) cores; BLAS: $blas, its own pick when $variable is unset)."
     echo "Tests: \`$tests\`."
     echo

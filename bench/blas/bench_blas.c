@@ -1,6 +1,6 @@
 /* The seed step's matrix products (batch 100: the forward of six layers twice, their weight
  * gradients, the input gradients of all but the first) through one BLAS, timed: best of 5 runs of
- * 100 steps. Built once per library by launch/bench_blas.sh: -DBENCH_OPENBLAS, -DBENCH_BLIS or
+ * 100 steps. Built once per library by bench/blas/bench_blas.sh: -DBENCH_OPENBLAS, -DBENCH_BLIS or
  * -DBENCH_ONEDNN. usage: bench_blas THREADS */
 #include <stdio.h>
 #include <stdlib.h>

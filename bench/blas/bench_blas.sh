@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The seed step's matrix products through each well-kept BLAS Debian ships: OpenBLAS (its own pick
 # of kernels, and its Haswell and SkylakeX sets where the CPU runs them), BLIS and oneDNN; 1 and 2
-# threads, best of 5 x 100 steps each (tests/bench_blas.c). Installs libblis-dev and libdnnl-dev
-# when missing. `launch/bench_blas.sh` prints a Markdown table.
+# threads, best of 5 x 100 steps each (bench/blas/bench_blas.c). Installs libblis-dev and libdnnl-dev
+# when missing. `bench/blas/bench_blas.sh` prints a Markdown table.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 missing=""
 for p in libopenblas-dev libblis-dev libdnnl-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -16,9 +16,9 @@ if [ -n "$missing" ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cc -O2 -DBENCH_OPENBLAS tests/bench_blas.c -o "$work/openblas" -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas
-cc -O2 -DBENCH_BLIS tests/bench_blas.c -o "$work/blis" -I/usr/include/x86_64-linux-gnu -lblis
-cc -O2 -DBENCH_ONEDNN tests/bench_blas.c -o "$work/onednn" -ldnnl
+cc -O2 -DBENCH_OPENBLAS bench/blas/bench_blas.c -o "$work/openblas" -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas
+cc -O2 -DBENCH_BLIS bench/blas/bench_blas.c -o "$work/blis" -I/usr/include/x86_64-linux-gnu -lblis
+cc -O2 -DBENCH_ONEDNN bench/blas/bench_blas.c -o "$work/onednn" -ldnnl
 flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
 echo

@@ -1,9 +1,9 @@
 """Whole epochs and whole runs of the seed setup for gsvae built on each BLAS library, run as
-tests/bench_cpu.py runs gsvae (one process on every core, and 2 MPI ranks), the same command for
+bench/cpu/bench_cpu.py runs gsvae (one process on every core, and 2 MPI ranks), the same command for
 every build, repetitions interleaved over the builds; medians, and each build's times as ratios to
 the first build's within the same repetition (this host's timings move ~30% between runs, much
 less between neighbouring ones). OPENBLAS_CORETYPE is removed from the runs' environment, so that
-OpenBLAS takes its own pick of kernels, its fastest here (results/blas_alternatives.md). --busy N
+OpenBLAS takes its own pick of kernels, its fastest here (bench/blas/results/blas_alternatives.md). --busy N
 keeps N single-threaded busy loops running beside each run, as another job on a shared node would.
 Writes a Markdown table.
 
@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}  # before bench_cpu's import
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cpu"))  # bench/cpu
 from bench_cpu import run_gsvae  # noqa: E402
 
 CONFIGS = ((1, "one process (the quick start)"), (2, "2 MPI ranks"))
@@ -52,9 +52,9 @@ def main():
     lines = [
         f"# gsvae on each BLAS library: {args.epochs} epoch(s) of the seed setup"
         + (f", {args.busy} busy loop(s) beside it" if args.busy else ""), "",
-        f"Command: `launch/bench_blas_epochs.sh --reps {args.reps} --epochs {args.epochs}"
+        f"Command: `bench/blas/bench_blas_epochs.sh --reps {args.reps} --epochs {args.epochs}"
         + (f" --busy {args.busy}" if args.busy else "") + "` (runs "
-        f"`tests/bench_blas_epochs.py`), {os.cpu_count()} cores ({cpu}), OPENBLAS_CORETYPE unset, {args.reps} "
+        f"`bench/blas/bench_blas_epochs.py`), {os.cpu_count()} cores ({cpu}), OPENBLAS_CORETYPE unset, {args.reps} "
         "repetitions interleaved over the builds, medians. Epoch = training steps only, the mean of the run's epochs; "
         "whole run = process start to exit, data loading and the test pass after every epoch included. Ratios: "
         f"this build's time / {base}'s in the same repetition, median over the repetitions.", "",

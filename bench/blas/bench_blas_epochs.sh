@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Whole epochs and runs of the seed setup with gsvae built on each BLAS library: builds
 # GSVAE_BLAS=openblas into build-openblas/ and GSVAE_BLAS=onednn into build-onednn/, then runs
-# tests/bench_blas_epochs.py (one process and 2 ranks, interleaved, medians and ratios to
+# bench/blas/bench_blas_epochs.py (one process and 2 ranks, interleaved, medians and ratios to
 # OpenBLAS). `--epochs N --reps R` (3 and 3), `--busy B` (0: B busy loops beside each run); writes
-# results/blas_epochs_<N>.md, or results/blas_epochs_<N>_busy<B>.md.
+# bench/blas/results/blas_epochs_<N>.md, or bench/blas/results/blas_epochs_<N>_busy<B>.md.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 launch/install.sh --test
 for blas in openblas onednn; do
   GSVAE_BUILD_DIR=build-$blas launch/build.sh -DGSVAE_BLAS=$blas >/dev/null
@@ -17,5 +17,5 @@ for ((i = 1; i <= $#; i++)); do
   [ "${!i}" = --epochs ] && epochs=${!next}
   [ "${!i}" = --busy ] && [ "${!next}" != 0 ] && busy=_busy${!next}
 done
-/usr/bin/python3 tests/bench_blas_epochs.py "results/blas_epochs_${epochs}${busy}.md" \
+/usr/bin/python3 bench/blas/bench_blas_epochs.py "bench/blas/results/blas_epochs_${epochs}${busy}.md" \
   OpenBLAS=build-openblas/gsvae oneDNN=build-onednn/gsvae "$@"

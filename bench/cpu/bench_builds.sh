@@ -3,12 +3,12 @@
 # mode for 300 steps on one process and on 2 ranks, samples/s of the log rows at steps 200 and
 # 300, repetitions interleaved binary by binary; a Markdown table of ms/step medians.
 #
-#   launch/bench_builds.sh REPS LABEL=BINARY LABEL=BINARY ...
+#   bench/cpu/bench_builds.sh REPS LABEL=BINARY LABEL=BINARY ...
 #
-# e.g. cp build/gsvae /tmp/gsvae-before; (change, rebuild); launch/bench_builds.sh 5 before=/tmp/gsvae-before after=build/gsvae
+# e.g. cp build/gsvae /tmp/gsvae-before; (change, rebuild); bench/cpu/bench_builds.sh 5 before=/tmp/gsvae-before after=build/gsvae
 set -euo pipefail
-cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { echo "usage: launch/bench_builds.sh REPS LABEL=BINARY ..." >&2; exit 2; }
+cd "$(dirname "$0")/../.."
+[ $# -ge 2 ] || { echo "usage: bench/cpu/bench_builds.sh REPS LABEL=BINARY ..." >&2; exit 2; }
 reps=$1; shift
 for build in "$@"; do
   [ -x "${build#*=}" ] || { echo "bench_builds.sh: '${build#*=}' (from '$build') is not an executable" >&2; exit 2; }
@@ -28,7 +28,7 @@ for ((rep = 0; rep < reps; rep++)); do
     done
   done
 done
-echo "\`launch/bench_builds.sh $reps $*\`: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores,"
+echo "\`bench/cpu/bench_builds.sh $reps $*\`: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores,"
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset (OpenBLAS picks)}, $reps interleaved repetitions, seed setup, 300 steps"
 echo
 echo "| build | ranks | samples/s (rows at steps 200 and 300) | ms/step (median) |"

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests"))  # its helpers
 import openblas_env  # noqa: E402,F401  (before torch)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -139,7 +139,7 @@ def main():
     base = "pytorch_flush"
     lines = [
         f"# CPU time at steady state: {args.epochs} epochs of the seed setup", "",
-        f"Command: `launch/bench_cpu.sh --reps {args.reps} --epochs {args.epochs}` (runs `tests/bench_cpu.py`), "
+        f"Command: `bench/cpu/bench_cpu.sh --reps {args.reps} --epochs {args.epochs}` (runs `bench/cpu/bench_cpu.py`), "
         f"{os.cpu_count()} cores ({open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()}), "
         f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} for both sides, PyTorch {torch.__version__} on its "
         f"default {torch.get_num_threads()} threads, {args.reps} interleaved repetitions, medians. Epoch = training "

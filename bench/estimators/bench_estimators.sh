@@ -4,9 +4,9 @@
 # 200, 300 and 400 (past the first steps), interleaved repetitions; ms/step medians and the ratio
 # to st's. GR-MCK over K = 1, 10, 100, 1000 (train.estimator_samples), score function over S = 1
 # (moving-average baseline) and 2, 4, 10 (leave-one-out), with the cost per sample.
-# `launch/bench_estimators.sh OUT.md [REPS [key=value ...]]` (3 repetitions); writes and prints the table.
+# `bench/estimators/bench_estimators.sh OUT.md [REPS [key=value ...]]` (3 repetitions); writes and prints the table.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 out=$1 reps=${2:-3}
 shift $(( $# < 2 ? $# : 2 ))
 gsvae=build/gsvae
@@ -35,7 +35,7 @@ st_ms=$(median_ms "${rates[st 1 ema]}")
 {
   echo "# The training step's cost per estimator"
   echo
-  echo "\`launch/bench_estimators.sh $out $reps $*\` on $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'),"
+  echo "\`bench/estimators/bench_estimators.sh $out $reps $*\` on $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'),"
   echo "$(nproc) cores, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset (OpenBLAS picks)}, $((SECONDS - start)) s: configs/mnist_vae.yaml $*,"
   echo "one process on every core, batch 100, 400 steps; samples/s of the log rows at steps 200, 300, 400 of"
   echo "$reps interleaved repetitions, ms/step at their median."

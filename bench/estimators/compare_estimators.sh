@@ -3,13 +3,13 @@
 # L x K latents) at one temperature over several seeds: final train -ELBO (the unrelaxed objective
 # of the last epoch) and test -ELBO and importance-weighted bound (gsvae eval --iw), mean +- sd per
 # estimator, into a Markdown table (OUT.md) and the per-run values as tab-separated columns (OUT.tsv:
-# estimator, seed, train -ELBO, test -ELBO, bound, seconds) for launch/summarize_estimators.py.
+# estimator, seed, train -ELBO, test -ELBO, bound, seconds) for bench/estimators/summarize_estimators.py.
 #
-#   launch/compare_estimators.sh OUT.md [EPOCHS [SEEDS [key=value ...]]]     (3 epochs, 3 seeds)
+#   bench/estimators/compare_estimators.sh OUT.md [EPOCHS [SEEDS [key=value ...]]]     (3 epochs, 3 seeds)
 #
-# e.g. launch/compare_estimators.sh results/estimators_8x4.md 3 3 model.latents=8 model.categories=4
+# e.g. bench/estimators/compare_estimators.sh bench/estimators/results/estimators_8x4.md 3 3 model.latents=8 model.categories=4
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 out=$1 epochs=${2:-3} seeds=${3:-3}
 shift $(( $# < 3 ? $# : 3 ))
 estimators="gs st st_softmax gst grmck reinmax sf"
@@ -49,7 +49,7 @@ printf '%s' "$tsv" >"${out%.md}.tsv"
 {
   echo "# Estimators on the MNIST-VAE, dynamically binarized Fashion-MNIST"
   echo
-  echo "\`launch/compare_estimators.sh $out $epochs $seeds $*\` on $(date -u +%Y-%m-%d), $(nproc) cores$threads: configs/mnist_vae.yaml"
+  echo "\`bench/estimators/compare_estimators.sh $out $epochs $seeds $*\` on $(date -u +%Y-%m-%d), $(nproc) cores$threads: configs/mnist_vae.yaml"
   echo "($("$gsvae" config configs/mnist_vae.yaml "$@" | grep -E '^  (latents|categories|estimator_samples|sf_baseline|init):' | tr -s ' ' | tr '\n' ' '))"
   echo "for $epochs epochs, seeds 1..$seeds; train -ELBO = the last epoch's mean unrelaxed objective; test -ELBO and"
   echo "the importance-weighted bound on -log p(x) ($iw samples) over the first $count test images (\`gsvae eval --iw\`)."

@@ -3,12 +3,12 @@
 # MNIST-VAE (configs/mnist_vae.yaml): trains it for EPOCHS with train.estimator=st, then runs
 # `gsvae estimators` over a tau grid, into OUT.md (the command, the CPU and the table) and OUT.png.
 #
-#   launch/estimator_gradients.sh OUT.md [EPOCHS [key=value ...]]      (1 epoch)
+#   bench/estimators/estimator_gradients.sh OUT.md [EPOCHS [key=value ...]]      (1 epoch)
 #
-# e.g. launch/estimator_gradients.sh results/estimator_gradients_8x4.md 1 model.latents=8 model.categories=4
+# e.g. bench/estimators/estimator_gradients.sh bench/estimators/results/estimator_gradients_8x4.md 1 model.latents=8 model.categories=4
 # GSVAE_ESTIMATORS_ARGS adds arguments to `gsvae estimators` (default: --tau 0.25,0.5,1,2 --samples 100).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 out=$1 epochs=${2:-1}
 shift $(( $# < 2 ? $# : 2 ))
 args=${GSVAE_ESTIMATORS_ARGS:---tau 0.25,0.5,1,2 --samples 100}
@@ -25,7 +25,7 @@ table=$(cd "$work" && "$root/build/gsvae" estimators RUN $args -o "$root/${out%.
 {
   echo "# Estimators' gradients at a checkpoint"
   echo
-  echo "\`launch/estimator_gradients.sh $out $epochs $*\` ($(date +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, $((SECONDS - start)) s):"
+  echo "\`bench/estimators/estimator_gradients.sh $out $epochs $*\` ($(date +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, $((SECONDS - start)) s):"
   echo "configs/mnist_vae.yaml $* trained $epochs epoch(s) with st at tau 1 (RUN), then \`$command\`."
   echo
   echo '```'

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""The estimators across latent shapes: reads the per-run values that launch/compare_estimators.sh
+"""The estimators across latent shapes: reads the per-run values that bench/estimators/compare_estimators.sh
 writes beside each table (OUT.tsv: estimator, seed, train -ELBO, test -ELBO, bound, seconds), one
 file per shape named ..._<L>x<K>.tsv, and writes a Markdown table of mean +- sd over seeds per
 estimator and shape (the test bound on -log p(x), then the train -ELBO) and a plot of each
 estimator's bound less the best estimator's at that shape, with its sd over seeds.
 
-  launch/summarize_estimators.py OUT.md OUT.png results/estimators_*.tsv
+  bench/estimators/summarize_estimators.py OUT.md OUT.png bench/estimators/results/estimators_*.tsv
 
 The plot needs PLplot's Python bindings (python3-plplot, which launch/install.sh --test installs).
 """
@@ -94,13 +94,13 @@ def plot(shapes, path):
 
 def main():
     if len(sys.argv) < 4:
-        sys.exit("usage: launch/summarize_estimators.py OUT.md OUT.png SHAPE.tsv ...")
+        sys.exit("usage: bench/estimators/summarize_estimators.py OUT.md OUT.png SHAPE.tsv ...")
     out, image = sys.argv[1], sys.argv[2]
     shapes = sorted((read_shape(path) for path in sys.argv[3:]), key=lambda shape: shape[0][0] * shape[0][1])
     with open(out, "w") as handle:
         handle.write("# Estimators across latent shapes\n\n")
-        handle.write(f"`launch/summarize_estimators.py {' '.join(sys.argv[1:])}`: the per-run values of "
-                     "`launch/compare_estimators.sh` at each shape (its table beside each .tsv says the epochs, "
+        handle.write(f"`bench/estimators/summarize_estimators.py {' '.join(sys.argv[1:])}`: the per-run values of "
+                     "`bench/estimators/compare_estimators.sh` at each shape (its table beside each .tsv says the epochs, "
                      "seeds, threads and evaluation). Mean ± sd over seeds; lower is better.\n\n")
         handle.write(table(shapes, 2, "test -log p(x) bound") + "\n\n")
         handle.write(table(shapes, 0, "train -ELBO") + "\n\n")

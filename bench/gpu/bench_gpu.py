@@ -1,6 +1,6 @@
-"""The GPU benchmark (run by launch/bench_gpu.sh on a GPU machine): the seed's model in PyTorch,
+"""The GPU benchmark (run by bench/gpu/bench_gpu.sh on a GPU machine): the seed's model in PyTorch,
 eager and under torch.compile(mode="reduce-overhead") (CUDA graphs), against gsvae's CUDA backend
-(tests/gpu_bench.c), same config, at several batch sizes: ms per step and ratios, plus the time
+(bench/gpu/gpu_bench.c), same config, at several batch sizes: ms per step and ratios, plus the time
 of the step's matrix products alone through cuBLAS. With --gsvae and --data, also one epoch of the
 seed setup on CPU and GPU, same seed, losses side by side. Writes markdown to --out.
 
@@ -105,8 +105,8 @@ def epoch_parity(gsvae, data, run_root):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--bench", required=True, help="build dir's tests/gpu_bench")
-    parser.add_argument("--out", default="results/gpu_bench.md")
+    parser.add_argument("--bench", required=True, help="the build dir's bench/gpu_bench")
+    parser.add_argument("--out", default="bench/gpu/results/gpu_bench.md")
     parser.add_argument("--batches", default="100,1024,8192")
     parser.add_argument("--steps", type=int, default=600, help="timed steps per repetition (600: an epoch at batch 100)")
     parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions; the table shows medians")
@@ -137,7 +137,7 @@ def main():
         "",
         f"GPU: {gpu}; PyTorch {torch.__version__}; medians of {args.reps} interleaved repetitions of {args.steps} "
         "timed steps each, after warm-up; fp32 unless marked.",
-        f"Command: `{' '.join(sys.argv)}` (via launch/bench_gpu.sh)",
+        f"Command: `{' '.join(sys.argv)}` (via bench/gpu/bench_gpu.sh)",
         "",
         "| batch | PyTorch eager ms | torch.compile (reduce-overhead) ms | gsvae ms | eager / gsvae | compiled / gsvae "
         "| gsvae tf32 ms | cuBLAS products alone ms (fp32 / tf32) | gsvae rate / cuBLAS rate (fp32 / tf32) |",
@@ -148,7 +148,7 @@ def main():
                      f"| {ours_tf32:.3f} | {gemm:.3f} / {gemm_tf32:.3f} | {gemm / ours:.2f} / {gemm_tf32 / ours_tf32:.2f} |")
     lines += ["", "Targets (issue 4): batch 100 at least 20x eager and 3x compiled; at 8192 a gsvae rate of at "
               "least half the cuBLAS-products-alone rate (last column >= 0.5).",
-              "The PyTorch model is inline in tests/bench_gpu.py (the seed's architecture and loss; see its docstring)."]
+              "The PyTorch model is inline in bench/gpu/bench_gpu.py (the seed's architecture and loss; see its docstring)."]
     if args.gsvae and args.data:
         lines += ["", "## One epoch of the seed setup, CPU vs GPU (same seed)", "",
                   "| backend | train relaxed | train unrelaxed | test loss | wall s | command |", "|---|---|---|---|---|---|"]

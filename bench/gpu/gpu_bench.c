@@ -1,4 +1,4 @@
-/* The gsvae side of the GPU benchmark (tests/bench_gpu.py): ms per training step of the CUDA
+/* The gsvae side of the GPU benchmark (bench/gpu/bench_gpu.py): ms per training step of the CUDA
  * backend on synthetic 28x28 images (the step does not depend on pixel values), and the ms of the
  * step's matrix products alone through cuBLAS, same shapes and math mode.
  *   gpu_bench BATCH [STEPS] [key=value ...]     (config overrides, e.g. device.precision=tf32)

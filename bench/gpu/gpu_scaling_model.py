@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Data-parallel scaling of the seed model over N GPUs, modelled from one GPU's measured step time
-(results/gpu_bench.md, written by launch/bench_gpu.sh) and the bytes each step moves. No overlap
+(bench/gpu/results/gpu_bench.md, written by bench/gpu/bench_gpu.sh) and the bytes each step moves. No overlap
 is assumed: gsvae's step graph starts the reduction after the last chunk's backward.
 
-  launch/gpu_scaling_model.py [--bench results/gpu_bench.md] [--out results/gpu_scaling.md]
+  bench/gpu/gpu_scaling_model.py [--bench bench/gpu/results/gpu_bench.md] [--out bench/gpu/results/gpu_scaling.md]
                               [--nvlink-gbs 460] [--ib-gbs 400] [--nvlink-latency-us 15]
                               [--ib-latency-us 50]
 
@@ -70,8 +70,8 @@ def smallest_batch(rows, gpus, gbs, latency_us, target):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--bench", default="results/gpu_bench.md")
-    parser.add_argument("--out", default="results/gpu_scaling.md")
+    parser.add_argument("--bench", default="bench/gpu/results/gpu_bench.md")
+    parser.add_argument("--out", default="bench/gpu/results/gpu_scaling.md")
     parser.add_argument("--nvlink-gbs", type=float, default=460.0)
     parser.add_argument("--ib-gbs", type=float, default=400.0)
     parser.add_argument("--nvlink-latency-us", type=float, default=15.0)
@@ -84,7 +84,7 @@ def main():
     lines = [
         "# Data-parallel scaling of the seed model over N GPUs (a model, from one GPU's measurements)",
         "",
-        f"Command: `launch/gpu_scaling_model.py --bench {args.bench} --out {args.out}` "
+        f"Command: `bench/gpu/gpu_scaling_model.py --bench {args.bench} --out {args.out}` "
         f"(bandwidths {args.nvlink_gbs:g} / {args.ib_gbs:g} GB/s, latencies {args.nvlink_latency_us:g} / "
         f"{args.ib_latency_us:g} µs per phase; the docstring gives the sources and assumptions).",
         "",

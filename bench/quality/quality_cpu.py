@@ -5,7 +5,7 @@ over a few seeds, side by side with each side's spread. Writes a Markdown table.
 usage: quality_cpu.py GSVAE_BIN OUT.md [--epochs 3] [--seeds 3]"""
 import argparse, os, statistics, subprocess, sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests"))  # its helpers
 import openblas_env  # noqa: E402,F401  (before torch)
 import h5py  # noqa: E402
 import torch  # noqa: E402
@@ -71,7 +71,7 @@ def main():
     runs = {"gsvae": [gsvae_run(args.gsvae, args.epochs, s) for s in range(args.seeds)],
             "pytorch": [pytorch_run(train, test, args.epochs, s) for s in range(args.seeds)]}
     lines = [f"# Seed setup on Fashion-MNIST: gsvae vs the PyTorch reference, {args.epochs} epochs, {args.seeds} seeds", "",
-             "Command: `launch/quality_cpu.sh` (runs `tests/quality_cpu.py`). Mean ± standard deviation over seeds "
+             "Command: `bench/quality/quality_cpu.sh` (runs `bench/quality/quality_cpu.py`). Mean ± standard deviation over seeds "
              "0..{}; each side its own init and noise (the parity test checks same-weights-same-noise agreement "
              "to 1e-5; this checks that whole training runs land in the same place).".format(args.seeds - 1), "",
              "| epoch | metric | gsvae | PyTorch |", "|---:|---|---:|---:|"]

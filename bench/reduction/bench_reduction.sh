@@ -4,9 +4,9 @@
 # after another, as before its threads computed chunks side by side), and with 2 chunks instead of
 # the default 8 (train.reduce_chunks: the most ranks the run may use): the seed setup for 300
 # steps, samples/s of the log rows at steps 200 and 300, interleaved repetitions.
-# `launch/bench_reduction.sh [REPS]` (3); prints a Markdown table of ms/step medians.
+# `bench/reduction/bench_reduction.sh [REPS]` (3); prints a Markdown table of ms/step medians.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 reps=${1:-3}
 gsvae=build/gsvae
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -7,7 +7,7 @@
 
 /* The longest K for which a product with beta = 1 rounds exactly as the product with beta = 0 added
  * to C afterwards, on every kernel set of the library: K within one block of its kernels
- * (tests/blas_rows.c checks it, launch/cpu_matrix.sh on each kernel set). OpenBLAS 0.3.21: 128
+ * (tests/blas_rows.c checks it, tests/cpu_matrix.sh on each kernel set). OpenBLAS 0.3.21: 128
  * (Prescott's block is under 256, the others' larger). oneDNN 2.6: 96, the block of its AVX and
  * AVX2 kernels on products of up to about 512 x 512 (its SSE4.1 kernels' is 256, AVX-512's 384).
  * CMake defines GSVAE_BLAS_ONEDNN in the oneDNN build. */
