@@ -1,5 +1,5 @@
 # Bounded libFuzzer runs (20 s each) of the IDX parser, the config parser and the checkpoint
-# loader: only in the sanitized clang build (launch/test_sanitized.sh), which compiles the
+# loader: only in the sanitized clang build (tests/test_sanitized.sh), which compiles the
 # library with -fsanitize=fuzzer-no-link so the fuzzer sees its coverage.
 if(GSVAE_SANITIZE AND CMAKE_C_COMPILER_ID MATCHES "Clang")
   foreach(target idx config ckpt)

@@ -15,7 +15,6 @@
 #include <string.h>
 #include "model/backend.h"
 #include "cpu/cpu_backend.h"
-#include "cli/cli.h"
 #include "comm/comm.h"
 #include "cuda/cuda.h"
 #include "core/data.h"

@@ -33,7 +33,7 @@ add_executable(float_mode_test ${CMAKE_CURRENT_SOURCE_DIR}/float_mode_test.c)
 target_link_libraries(float_mode_test PRIVATE gsvae_lib)
 add_test(NAME model_float_mode COMMAND float_mode_test)
 
-# The BLAS properties the deterministic reduction rests on (launch/cpu_matrix.sh runs it on
+# The BLAS properties the deterministic reduction rests on (tests/cpu_matrix.sh runs it on
 # every kernel set the CPU can execute).
 add_executable(blas_rows ${CMAKE_CURRENT_SOURCE_DIR}/blas_rows.c)
 target_link_libraries(blas_rows PRIVATE gsvae_lib)

@@ -1,5 +1,5 @@
 """Import before torch or numpy: gives PyTorch the OpenBLAS kernels gsvae picks for itself
-(src/blas_kernels.c) when Debian's OpenBLAS would fall back to Prescott on a newer CPU, so that
+(src/cpu/blas_openblas.c) when Debian's OpenBLAS would fall back to Prescott on a newer CPU, so that
 timings compare the same kernels."""
 import os
 

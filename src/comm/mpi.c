@@ -58,7 +58,7 @@ static void *grown(void *buffer, size_t bytes) {
 
 /* Always the ordered fold, whatever `ordered` asks: each piece sent straight to its shard's owner
  * and folded there measured faster than MPI_Reduce_scatter at 2 ranks (14.4 against 16.2 ms a
- * step, results/deterministic_reduction.md), and it moves the same bytes. */
+ * step, bench/reduction/results/deterministic_reduction.md), and it moves the same bytes. */
 static void mpi_reduce_scatter(gsvae_comm *base, float *partials, const int *partial_counts, size_t count,
                                size_t shard_count, bool ordered) {
   (void)ordered;

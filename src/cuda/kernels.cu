@@ -123,7 +123,7 @@ extern "C" void gsvae_launch_bias_act(float *y, const float *bias, int rows, int
 /* sums[c] = the sum over rows of matrix[r, c] (row-major, rows x columns): 32 columns a block,
  * each column's rows dealt to 32 lanes (r = lane, lane + 32, ...) and the lanes' sums added in lane
  * order: a fixed order, no atomics. In place of cuBLAS's gemv with a ones vector, which Nsight
- * Compute timed at about 11 us a launch at a batch of 100 (results/gpu_check_h100.md). */
+ * Compute timed at about 11 us a launch at a batch of 100 (tests/reports/gpu_check_h100.md). */
 __global__ static void column_sums_kernel(float *sums, const float *matrix, int rows, int columns) {
   __shared__ float lane_sums[32][33];
   int column = blockIdx.x * 32 + threadIdx.x;

@@ -1,0 +1,77 @@
+/* The seed step's matrix products (batch 100: the forward of six layers twice, their weight
+ * gradients, the input gradients of all but the first) through one BLAS, timed: best of 5 runs of
+ * 100 steps. Built once per library by bench/blas/bench_blas.sh: -DBENCH_OPENBLAS, -DBENCH_BLIS or
+ * -DBENCH_ONEDNN. usage: bench_blas THREADS */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#if defined(BENCH_ONEDNN)
+#include <oneapi/dnnl/dnnl.h>
+static const char *library = "oneDNN dnnl_sgemm";
+/* dnnl_sgemm is row-major, as the model's buffers */
+static void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float *c, int ldc) {
+  if (dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc) != dnnl_success) {
+    fprintf(stderr, "dnnl_sgemm failed\n");
+    exit(1);
+  }
+}
+static void set_threads(int threads) { (void)threads; /* OMP_NUM_THREADS, set by the script */ }
+#else
+#include <cblas.h>
+static void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float *c, int ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a,
+              lda, b, ldb, 0.0f, c, ldc);
+}
+#if defined(BENCH_BLIS)
+static const char *library = "BLIS cblas_sgemm";
+void bli_thread_set_num_threads(long threads);
+static void set_threads(int threads) { bli_thread_set_num_threads(threads); }
+#else
+static const char *library = "OpenBLAS cblas_sgemm";
+static void set_threads(int threads) { openblas_set_num_threads(threads); }
+#endif
+#endif
+
+static double seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static float *filled(size_t count, int period, float scale) {
+  float *values = malloc(count * sizeof(float));
+  if (!values) exit(1);
+  for (size_t i = 0; i < count; i++) values[i] = (float)(i % period) * scale;
+  return values;
+}
+
+int main(int argc, char **argv) {
+  enum { BATCH = 100, LAYERS = 6 };
+  const int sizes[LAYERS + 1] = {784, 512, 256, 300, 256, 512, 784};
+  int threads = argc > 1 ? atoi(argv[1]) : 1;
+  set_threads(threads);
+  float *weights[LAYERS], *activations[LAYERS + 1], *out = filled(784 * 784, 1, 0);
+  for (int l = 0; l < LAYERS; l++) weights[l] = filled((size_t)sizes[l] * sizes[l + 1], 17, 0.01f);
+  for (int l = 0; l <= LAYERS; l++) activations[l] = filled((size_t)BATCH * sizes[l], 13, 0.1f);
+  double best = 1e9;
+  for (int run = 0; run < 5; run++) {
+    double start = seconds();
+    for (int step = 0; step < 100; step++) {
+      for (int pass = 0; pass < 2; pass++)
+        for (int l = 0; l < LAYERS; l++)
+          gemm(0, 1, BATCH, sizes[l + 1], sizes[l], activations[l], sizes[l], weights[l], sizes[l], out, sizes[l + 1]);
+      for (int l = 0; l < LAYERS; l++) {
+        gemm(1, 0, sizes[l + 1], sizes[l], BATCH, activations[l + 1], sizes[l + 1], activations[l], sizes[l], out,
+             sizes[l]);
+        if (l > 0)
+          gemm(0, 0, BATCH, sizes[l], sizes[l + 1], activations[l + 1], sizes[l + 1], weights[l], sizes[l], out, sizes[l]);
+      }
+    }
+    double ms = (seconds() - start) / 100 * 1e3;
+    if (ms < best) best = ms;
+  }
+  printf("%s, %d thread(s): %.2f ms per step's products\n", library, threads, best);
+  return 0;
+}

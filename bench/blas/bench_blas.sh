@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The seed step's matrix products through each well-kept BLAS Debian ships: OpenBLAS (its own pick
+# of kernels, and its Haswell and SkylakeX sets where the CPU runs them), BLIS and oneDNN; 1 and 2
+# threads, best of 5 x 100 steps each (bench/blas/bench_blas.c). Installs libblis-dev and libdnnl-dev
+# when missing. `bench/blas/bench_blas.sh` prints a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+missing=""
+for p in libopenblas-dev libblis-dev libdnnl-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cc -O2 -DBENCH_OPENBLAS bench/blas/bench_blas.c -o "$work/openblas" -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas
+cc -O2 -DBENCH_BLIS bench/blas/bench_blas.c -o "$work/blis" -I/usr/include/x86_64-linux-gnu -lblis
+cc -O2 -DBENCH_ONEDNN bench/blas/bench_blas.c -o "$work/onednn" -ldnnl
+flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
+echo
+echo "| library | 1 thread ms | 2 threads ms |"
+echo "|---|---:|---:|"
+row() { # row LABEL COMMAND...: one table row, 1 and 2 threads
+  local label=$1; shift
+  local one two
+  one=$(OMP_NUM_THREADS=1 "$@" 1 | grep -oE '[0-9.]+ ms' | cut -d' ' -f1)
+  two=$(OMP_NUM_THREADS=2 "$@" 2 | grep -oE '[0-9.]+ ms' | cut -d' ' -f1)
+  echo "| $label | $one | $two |"
+}
+own=$(env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 "$work/openblas" 1 2>&1 | sed -n 's/^Core: //p')
+row "OpenBLAS $(dpkg-query -W -f='${Version}' libopenblas0-pthread), its own pick ($own)" env -u OPENBLAS_CORETYPE "$work/openblas"
+[[ "$flags" == *" avx2 "* ]] && row "OpenBLAS, Haswell kernels (AVX2)" env OPENBLAS_CORETYPE=Haswell "$work/openblas"
+[[ "$flags" == *" avx512f "* ]] && row "OpenBLAS, SkylakeX kernels (AVX-512)" env OPENBLAS_CORETYPE=SkylakeX "$work/openblas"
+row "BLIS $(dpkg-query -W -f='${Version}' libblis4 2>/dev/null || true) ($(readlink -f /usr/lib/x86_64-linux-gnu/libblis.so.4 | grep -q openmp && echo OpenMP || echo pthreads))" "$work/blis"
+row "oneDNN $(dpkg-query -W -f='${Version}' libdnnl2 2>/dev/null || true) (OpenMP)" "$work/onednn"

@@ -1,8 +1,0 @@
-#!/usr/bin/env bash
-# The seed setup for 3 epochs on Fashion-MNIST, gsvae vs the PyTorch reference over 3 seeds;
-# writes results/quality_cpu.md.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-launch/install.sh --test
-launch/build.sh
-/usr/bin/python3 tests/quality_cpu.py build/gsvae results/quality_cpu.md "$@"
