@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-#include "analysis/analysis.h"
+#include "analysis/config_entries.h"
 #include "core/check.h"
 
 typedef struct {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
-#include "analysis/estimator_report.h"
-#include "analysis/plot.h"
+#include "analysis/estimators_plot.h"
+#include "analysis/plot_page.h"
 #ifdef GSVAE_HAVE_PLPLOT
 #include <plplot/plplot.h>
 

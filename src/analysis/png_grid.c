@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "analysis/analysis.h"
+#include "analysis/png_grid.h"
 #include "core/check.h"
 
 int gsvae_parse_grid(const char *text, int *rows, int *cols, char *err) {

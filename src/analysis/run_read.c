@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "analysis/analysis.h"
+#include "analysis/run_read.h"
 #include "core/check.h"
 
 static bool is_directory(const char *path) {

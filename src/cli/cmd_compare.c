@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "analysis/analysis.h"
+#include "analysis/config_entries.h"
+#include "analysis/run_plot.h"
+#include "analysis/run_read.h"
 #include "core/check.h"
 #include "cli/cli.h"
 

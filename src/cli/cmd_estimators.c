@@ -9,14 +9,14 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include "analysis/analysis.h"
+#include "analysis/run_read.h"
 #include "model/backend.h"
 #include "core/check.h"
 #include "comm/comm.h"
 #include "cli/cli.h"
 #include "cpu/model_math.h"
 #include "cpu/reference_gradient.h"
-#include "analysis/estimator_report.h"
+#include "analysis/estimators_plot.h"
 #include "model/estimator_settings.h"
 #include "cpu/float_mode.h"
 #include "core/noise.h"

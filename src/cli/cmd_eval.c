@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "analysis/analysis.h"
+#include "analysis/run_read.h"
 #include "model/backend.h"
 #include "core/check.h"
 #include "cli/cli.h"

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "analysis/analysis.h"
+#include "analysis/run_read.h"
 #include "core/check.h"
 #include "cli/cli.h"
 

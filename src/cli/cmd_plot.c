@@ -2,7 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "analysis/analysis.h"
+#include "analysis/run_plot.h"
+#include "analysis/run_read.h"
 #include "core/check.h"
 #include "cli/cli.h"
 

@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "analysis/analysis.h"
+#include "analysis/png_grid.h"
+#include "analysis/run_read.h"
 #include "core/check.h"
 #include "cli/cli.h"
 #include "cpu/model_math.h"

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-#include "analysis/analysis.h"
+#include "analysis/config_entries.h"
+#include "analysis/run_read.h"
 #include "core/check.h"
 #include "comm/comm.h"
 #include "cli/cli.h"

@@ -15,12 +15,11 @@ struct gsvae_comm {
    * buffers of `count` floats, back to back in `partials` (the backend's memory); the global order
    * of the partials is rank 0's, then rank 1's, ... Each rank receives its shard
    * [gsvae_shard_start(shard_count, size, rank), ...+1) of the sum, the last shard extended to
-   * `count`, in place in its first partial buffer. ordered: the partials are folded in the global
-   * order as float adds, ((p0 + p1) + p2) + ..., so the bits do not depend on the number of ranks;
-   * otherwise the library's sum may serve (every partial_counts[q] must then be 1): NCCL's
-   * ReduceScatter; MPI folds in order either way. */
+   * `count`, in place in its first partial buffer. Always the ordered fold (core/chunks.h): the
+   * partials are added in the global order as floats, ((p0 + p1) + p2) + ..., so the bits depend
+   * on the partials alone, not on how the ranks hold them. */
   void (*reduce_scatter)(gsvae_comm *comm, float *partials, const int *partial_counts, size_t count,
-                         size_t shard_count, bool ordered);
+                         size_t shard_count);
   /* In place: every rank's shard of `count` floats (the backend's memory) to every rank. */
   void (*allgather)(gsvae_comm *comm, float *buffer, size_t count);
   /* In-place sum of `count` floats in the backend's memory across ranks (used where only one rank

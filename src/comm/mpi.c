@@ -56,12 +56,11 @@ static void *grown(void *buffer, size_t bytes) {
   return bigger;
 }
 
-/* Always the ordered fold, whatever `ordered` asks: each piece sent straight to its shard's owner
- * and folded there measured faster than MPI_Reduce_scatter at 2 ranks (14.4 against 16.2 ms a
- * step, bench/reduction/results/deterministic_reduction.md), and it moves the same bytes. */
+/* The ordered fold in every mode: each piece sent straight to its shard's owner and folded there
+ * measured faster than MPI_Reduce_scatter at 2 ranks (14.4 against 16.2 ms a step,
+ * bench/reduction/results/deterministic_reduction.md), and it moves the same bytes. */
 static void mpi_reduce_scatter(gsvae_comm *base, float *partials, const int *partial_counts, size_t count,
-                               size_t shard_count, bool ordered) {
-  (void)ordered;
+                               size_t shard_count) {
   mpi_comm *comm = (mpi_comm *)base;
   int size = base->size, rank = base->rank;
   shard_layout(comm, shard_count, count);

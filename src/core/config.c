@@ -111,7 +111,7 @@ static const config_key keys[] = {
      .help = "byte-identical training on any number of ranks and BLAS threads: gradients of train.reduce_chunks "
              "fixed chunks folded in chunk order, a rank's threads on whole chunks side by side; costs ~1.7x the "
              "step with 8 chunks, nothing measurable with 2 (docs/determinism.md); "
-             "false: one product per rank, summed in rank order (NCCL's sum on GPUs), bit-exact only for the same ranks "
+             "false: one product per rank, summed in rank order, bit-exact only for the same ranks "
              "and threads"},
     {.name = "train.reduce_chunks", .type = KEY_INT, .offset = AT(train_reduce_chunks), .fallback = "8", .min = 1,
      .max = 65536, .bounds = LOW | HIGH,

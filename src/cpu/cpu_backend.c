@@ -78,8 +78,9 @@ static void cpu_attach_comm(gsvae_backend *base, gsvae_comm *comm) {
   backend->partial_counts = callocCheck(comm ? (size_t)comm->size : 1, sizeof(int));
 }
 
-/* Chunks that begin the fold order (chunk 0 first), or any chunks when the library sums, fold into
- * one partial as they are computed; another rank's chunks each keep their own for the fold. */
+/* Chunks that begin the fold order (chunk 0 first), or a rank's chunk in the default mode (one a
+ * rank), fold into one partial as they are computed; in the deterministic mode another rank's
+ * chunks each keep their own for the fold over ranks. */
 static bool folds_locally(const gsvae_config *config, int first_chunk) {
   return !config->train_deterministic || first_chunk == 0;
 }
@@ -155,7 +156,7 @@ static void cpu_forward_backward(gsvae_backend *base, const gsvae_step *step) {
   if ((side_by_side || !fold) && step->local_chunks > backend->max_partials)
     gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu backend: %d chunks exceed the %d partial buffers it was made for",
                 step->local_chunks, backend->max_partials);
-  if (step->local_chunks == 0) /* no rows: a zero partial for the library's sum; the ordered fold skips it */
+  if (step->local_chunks == 0) /* no rows: the default mode still sends its one partial, zero; the deterministic mode counts none */
     memset(backend->partials, 0, stride * sizeof(float));
   if (!side_by_side) {
     for (int i = 0; i < step->local_chunks; i++)
@@ -206,8 +207,7 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
   size_t params = backend->layout.param_count, stride = params + GSVAE_METRIC_SLOTS;
   if (comm) {
     count_partials(backend, step, ranks);
-    comm->reduce_scatter(comm, backend->partials, backend->partial_counts, stride, params,
-                         config->train_deterministic);
+    comm->reduce_scatter(comm, backend->partials, backend->partial_counts, stride, params);
   }
   /* This rank's shard of the summed gradients, the last one with the metric slots. */
   size_t start = gsvae_shard_start(params, ranks, rank);

@@ -237,7 +237,7 @@ static void enqueue_update(cuda_backend *b, const gsvae_step *s) {
     for (int q = 0; q < ranks; q++)
       b->partial_counts[q] = gsvae_rank_first_chunk(s->chunk_count, ranks, q + 1) -
                              gsvae_rank_first_chunk(s->chunk_count, ranks, q);
-    b->comm->reduce_scatter(b->comm, b->partials, b->partial_counts, count, params, b->config.train_deterministic);
+    b->comm->reduce_scatter(b->comm, b->partials, b->partial_counts, count, params);
   } else if (s->local_chunks > 1) {
     gsvae_launch_fold(b->partials, b->partials, count, s->local_chunks, count, b->stream);
   }

@@ -93,10 +93,10 @@ static void shard_of(const gsvae_comm *base, int q, size_t shard_count, size_t e
   *length = (q + 1 == base->size ? end : gsvae_shard_start(shard_count, base->size, q + 1)) - *start;
 }
 
-/* Always in the global order of the partials, `ordered` or not: NCCL's own sums have no fixed order
- * across rank counts, and with one partial per rank this is as cheap. */
+/* In the global order of the partials in every mode: NCCL's own sums have no fixed order across
+ * rank counts, and with one partial per rank this is as cheap. */
 static void nccl_reduce_scatter(gsvae_comm *base, float *partials, const int *partial_counts, size_t count,
-                                size_t shard_count, bool ordered) {
+                                size_t shard_count) {
   nccl_comm *comm = (nccl_comm *)base;
   int rank = base->rank, total = 0;
   size_t mine, length;

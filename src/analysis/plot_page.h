@@ -1,4 +1,4 @@
-/* What the PLplot pictures share (src/analysis/run_plot.c): a page opened by file name (.png or .svg,
+/* What the PLplot pictures share (plot_page.c): a page opened by file name (.png or .svg,
  * PLplot's cairo drivers), matplotlib's tab10 colours, and lines that skip non-finite points. */
 #pragma once
 
