@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "model/backend.h"
+#include "model/loss_sums.h"
 #include "cpu/blas.h"
 #include "core/check.h"
 #include "cpu/latent.h"

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include "core/noise.h"
 extern "C" {
-#include "model/backend.h"
+#include "model/loss_sums.h"
 #include "model/estimator_settings.h"
 }
 #include "cuda/cuda_util.h"

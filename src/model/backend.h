@@ -58,7 +58,7 @@ typedef struct {
   float tau;                   /* tau.learn: the learned temperature at the read (0 otherwise) */
 } gsvae_metric_read;
 
-typedef struct gsvae_comm gsvae_comm; /* comm.h; not included here, kernels.cu includes this header */
+typedef struct gsvae_comm gsvae_comm; /* src/comm/comm.h, a layer above: attach_comm takes it opaque */
 typedef struct gsvae_backend gsvae_backend;
 struct gsvae_backend {
   const char *name;
