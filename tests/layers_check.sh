@@ -16,10 +16,11 @@ for spec in "$@"; do
   for other in $folders; do
     header=$(cd "$src" && ls "$other"/*.h | head -n1)
     # Only whether $header itself is found matters; what it includes in turn (mpi.h, hdf5.h...)
-    # may be missing here, so the preprocessor's verdict on that file is read from its message.
-    message=$(printf '#include "%s"\n' "$header" | "$cc" -E -I "$root/$layer" -x c - -o /dev/null 2>&1 || true)
-    found=yes
-    grep -q "$header: No such file" <<<"$message" && found=no
+    # may be missing here. -M -MG lists a header it found by its path, one it did not as written
+    # (GCC and Clang alike, whatever their error messages).
+    depends=$(printf '#include "%s"\n' "$header" | "$cc" -M -MG -I "$root/$layer" -x c - 2>/dev/null || true)
+    found=no
+    grep -qF "$root/$layer/$header" <<<"$depends" && found=yes
     want=no
     [[ "$other" == "$layer" || "$below" == *",$other,"* ]] && want=yes
     checks=$((checks + 1))
