@@ -397,8 +397,8 @@ static void run_gpu(fixture *f, bool graphs, bool nccl, long steps, run_result *
 static void expect_same(const fixture *f, const run_result *a, const run_result *b, const char *what) {
   size_t bytes = f->layout.param_count * sizeof(float);
   bool same = !memcmp(a->params, b->params, bytes) && !memcmp(a->exp_avg, b->exp_avg, bytes) &&
-              !memcmp(a->exp_avg_sq, b->exp_avg_sq, bytes) && !memcmp(a->total.sum, b->total.sum, sizeof a->total.sum) &&
-              a->total.steps == b->total.steps;
+              !memcmp(a->exp_avg_sq, b->exp_avg_sq, bytes) &&
+              !memcmp(a->total.sum, b->total.sum, sizeof a->total.sum) && a->total.steps == b->total.steps;
   size_t differing = 0;
   for (size_t i = 0; i < f->layout.param_count; i++) differing += memcmp(a->params + i, b->params + i, sizeof(float)) != 0;
   printf("%s %-40s %zu parameters differ; relaxed sums %.9g vs %.9g\n", same ? "ok  " : "FAIL", what, differing,

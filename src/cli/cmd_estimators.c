@@ -131,7 +131,8 @@ static int parse_estimators(char *list, const gsvae_config *base, estimator_entr
     if (samples && gsvae_config_set(config, "train.estimator_samples", samples, key_err))
       return gsvae_errorf(err, "--estimators: '%s:%s': %s", item, samples, key_err);
     if (!samples && config->train_estimator != base->train_estimator)
-      config->train_estimator_samples = uses_samples ? gsvae_estimator_info_of(config->train_estimator)->default_samples : 1;
+      config->train_estimator_samples =
+          uses_samples ? gsvae_estimator_info_of(config->train_estimator)->default_samples : 1;
     config->train_sf_baseline = GSVAE_SF_BASELINE_LOO;
     if (gsvae_config_check(config, key_err)) return gsvae_errorf(err, "--estimators: '%s': %s", item, key_err);
     if (uses_samples) snprintf(entry->label, sizeof entry->label, "%s:%d", item, config->train_estimator_samples);

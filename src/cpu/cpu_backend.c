@@ -17,7 +17,7 @@
 #include "cpu/threads.h"
 #include "core/noise.h"
 #include "cpu/noise_rows.h"
-
+#include "cpu/cpu_backend.h"
 
 /* What one thread needs to compute a chunk: the model's workspace and the chunk's rows and noise. */
 typedef struct {
@@ -156,7 +156,8 @@ static void cpu_forward_backward(gsvae_backend *base, const gsvae_step *step) {
   if ((side_by_side || !fold) && step->local_chunks > backend->max_partials)
     gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu backend: %d chunks exceed the %d partial buffers it was made for",
                 step->local_chunks, backend->max_partials);
-  if (step->local_chunks == 0) /* no rows: the default mode still sends its one partial, zero; the deterministic mode counts none */
+  /* no rows: the default mode still sends its one partial, zero; the deterministic mode counts none */
+  if (step->local_chunks == 0)
     memset(backend->partials, 0, stride * sizeof(float));
   if (!side_by_side) {
     for (int i = 0; i < step->local_chunks; i++)

@@ -43,7 +43,8 @@ static void sums_from_attribute(gsvae_loss_sums *sums, const double attribute[GS
   sums->skipped = (long long)attribute[GSVAE_METRIC_SLOTS + 1];
 }
 
-static uint32_t checkpoint_checksum(const gsvae_checkpoint *ckpt, size_t param_count) {
+/* sums: the loss sums as stored, the interval's GSVAE_CKPT_SUMS then the epoch's. */
+static uint32_t checkpoint_checksum(const gsvae_checkpoint *ckpt, size_t param_count, const double *sums) {
   uLong crc = crc32(0L, Z_NULL, 0);
   const float *buffers[3] = {ckpt->params, ckpt->exp_avg, ckpt->exp_avg_sq};
   for (int b = 0; b < 3; b++) crc = crc_bytes(crc, buffers[b], param_count * sizeof(float));
@@ -51,10 +52,7 @@ static uint32_t checkpoint_checksum(const gsvae_checkpoint *ckpt, size_t param_c
   for (int t = 0; t < 2; t++)
     for (int c = 0; c < tables[t]->column_count; c++)
       crc = crc_bytes(crc, tables[t]->columns[c], tables[t]->rows * sizeof(double));
-  double sums[2][GSVAE_CKPT_SUMS];
-  sums_to_attribute(&ckpt->interval_sums, sums[0]);
-  sums_to_attribute(&ckpt->epoch_sums, sums[1]);
-  crc = crc_bytes(crc, sums, sizeof sums);
+  crc = crc_bytes(crc, sums, 2 * GSVAE_CKPT_SUMS * sizeof(double));
   return (uint32_t)crc;
 }
 
@@ -81,15 +79,15 @@ static void write_file(const char *path, const gsvae_checkpoint *ckpt, const gsv
   for (int b = 0; b < 3; b++) gsvae_tensors_h5_write(file, tensor_groups[b], layout, buffers[b]);
   gsvae_curves_h5_write(file, &ckpt->curves);
   long format = GSVAE_CKPT_FORMAT;
-  uint32_t checksum = checkpoint_checksum(ckpt, layout->param_count);
+  double sums[2][GSVAE_CKPT_SUMS];
+  sums_to_attribute(&ckpt->interval_sums, sums[0]);
+  sums_to_attribute(&ckpt->epoch_sums, sums[1]);
+  uint32_t checksum = checkpoint_checksum(ckpt, layout->param_count, (const double *)sums);
   gsvae_h5_write_attribute(file, "format", H5T_STD_I64LE, H5T_NATIVE_LONG, 0, &format);
   gsvae_h5_write_attribute(file, "step", H5T_STD_I64LE, H5T_NATIVE_LONG, 0, &ckpt->step);
   gsvae_h5_write_attribute(file, "epoch", H5T_STD_I64LE, H5T_NATIVE_LONG, 0, &ckpt->epoch);
   gsvae_h5_write_attribute(file, "tau", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &ckpt->tau);
   gsvae_h5_write_attribute(file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &ckpt->seed);
-  double sums[2][GSVAE_CKPT_SUMS];
-  sums_to_attribute(&ckpt->interval_sums, sums[0]);
-  sums_to_attribute(&ckpt->epoch_sums, sums[1]);
   gsvae_h5_write_attribute(file, "interval_sums", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, GSVAE_CKPT_SUMS, sums[0]);
   gsvae_h5_write_attribute(file, "epoch_sums", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, GSVAE_CKPT_SUMS, sums[1]);
   gsvae_h5_write_attribute(file, "checksum", H5T_STD_U32LE, H5T_NATIVE_UINT32, 0, &checksum);
@@ -307,7 +305,7 @@ static int load_file(hid_t file, const char *name, const gsvae_config *config, c
   }
   if (read_curve_table(file, &ckpt->curves.steps, name, err) || read_curve_table(file, &ckpt->curves.epochs, name, err))
     return -1;
-  if (checkpoint_checksum(ckpt, layout->param_count) != stored_checksum)
+  if (checkpoint_checksum(ckpt, layout->param_count, (const double *)sums) != stored_checksum)
     return gsvae_errorf(err, "%s: checksum mismatch: the parameters, optimizer state or curves are corrupted", name);
   return 0;
 }

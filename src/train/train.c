@@ -48,7 +48,7 @@ typedef struct {
 typedef struct {
   gsvae_loss_sums sums;
   double seconds;
-} interval_sums;
+} timed_sums;
 
 static void open_backend(trainer *t, MPI_Comm mpi) {
   const gsvae_config *config = t->config;
@@ -157,7 +157,7 @@ static void broadcast_floats(float *buffer, size_t count, MPI_Comm mpi) {
  * far. Only rank 0 reads the file and broadcasts it: one reader per run instead of one per
  * rank on a shared file system, and every rank surely starts from the same bytes even if the
  * directory changes meanwhile. The other ranks keep no curves (only rank 0 writes them). */
-static void restore(trainer *t, interval_sums *interval, interval_sums *epoch_totals) {
+static void restore(trainer *t, timed_sums *interval, timed_sums *epoch_totals) {
   const gsvae_config *config = t->config;
   char err[GSVAE_ERR_LEN] = "";
   gsvae_checkpoint ckpt;
@@ -216,8 +216,8 @@ static void restore(trainer *t, interval_sums *interval, interval_sums *epoch_to
 
 /* Rank 0 writes the checkpoint of `steps_done` completed steps and prunes old ones; every rank
  * sends it its shard of Adam's moments. */
-static void write_checkpoint(trainer *t, long steps_done, double tau, const interval_sums *interval,
-                             const interval_sums *epoch_totals) {
+static void write_checkpoint(trainer *t, long steps_done, double tau, const timed_sums *interval,
+                             const timed_sums *epoch_totals) {
   const gsvae_config *config = t->config;
   size_t n = t->layout.param_count;
   gsvae_checkpoint ckpt = {.step = steps_done, .epoch = steps_done / t->steps_per_epoch, .tau = tau,
@@ -305,7 +305,7 @@ static void show_progress(const trainer *t, long steps_done, long start_step, do
   fflush(stdout);
 }
 
-static void log_step_row(trainer *t, const gsvae_step *s, const interval_sums *interval) {
+static void log_step_row(trainer *t, const gsvae_step *s, const timed_sums *interval) {
   const gsvae_config *config = t->config;
   double unrelaxed = config->train_unrelaxed ? gsvae_loss_sums_mean(&interval->sums, GSVAE_METRIC_UNRELAXED) : NAN;
   double row[GSVAE_STEP_COLUMNS];
@@ -328,11 +328,12 @@ static void log_step_row(trainer *t, const gsvae_step *s, const interval_sums *i
   fflush(stdout);
 }
 
-static void log_epoch_row(trainer *t, long epoch, const interval_sums *totals) {
+static void log_epoch_row(trainer *t, long epoch, const timed_sums *totals) {
   double row[GSVAE_EPOCH_COLUMNS];
   row[GSVAE_EPOCH_EPOCH] = (double)(epoch + 1);
   row[GSVAE_EPOCH_TRAIN_RELAXED] = gsvae_loss_sums_mean(&totals->sums, GSVAE_METRIC_RELAXED);
-  row[GSVAE_EPOCH_TRAIN_UNRELAXED] = t->config->train_unrelaxed ? gsvae_loss_sums_mean(&totals->sums, GSVAE_METRIC_UNRELAXED) : NAN;
+  row[GSVAE_EPOCH_TRAIN_UNRELAXED] =
+      t->config->train_unrelaxed ? gsvae_loss_sums_mean(&totals->sums, GSVAE_METRIC_UNRELAXED) : NAN;
   row[GSVAE_EPOCH_TEST_LOSS] = test_loss(t);
   gsvae_curve_append(&t->curves.epochs, row);
   if (t->comm->rank != 0) return;
@@ -359,7 +360,7 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
   trainer t;
   gsvae_signals_install();
   setup(&t, config, mpi);
-  interval_sums interval = {0}, epoch_totals = {0};
+  timed_sums interval = {0}, epoch_totals = {0};
   restore(&t, &interval, &epoch_totals);
   if (t.comm->rank == 0)
     printf("gsvae: %d rank(s) on %s | %d train / %d test images | %zu parameters | %ld steps of %d\n", t.comm->size,
