@@ -48,6 +48,9 @@ cases=(
   "tau_exp|tau.schedule=exp tau.rate=0.005 tau.every=50 tau.min=0.5" # tau moves within 200 steps
   "dynamic|data.binarize=dynamic"
   "epoch_end|train.batch=300" # 200 x 300 = one epoch exactly: epoch row, test-set loss
+  # the uneven case: 199 batches of 301 then one of 101 end the epoch at step 200; 3 chunks over
+  # 2 ranks (2 + 1) or over 1 rank's 2 threads, and chunks of 101/100/100 and 34/34/33 rows
+  "uneven|train.batch=301 train.deterministic=true train.reduce_chunks=3"
 )
 # Every case: 200 steps; run.dir relative (each run starts in its own directory), so the config
 # text stored in run.h5 and the checkpoints is the same in both runs; a checkpoint every 95
