@@ -3,6 +3,13 @@
 # (skipped, with the reason printed) when no GPU is visible.
 add_test(NAME gpu_info COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gpu_info.py ${GSVAE_BIN})
 if(GSVAE_HAVE_CUDA)
+  # The binary holds machine code for each architecture built for (no GPU needed).
+  add_test(NAME gpu_arches COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gpu_arches.py ${GSVAE_BIN}
+                                   "${CMAKE_CUDA_ARCHITECTURES}")
+  set_tests_properties(gpu_arches PROPERTIES TIMEOUT 60)
+  if("${CMAKE_CUDA_ARCHITECTURES}" STREQUAL "${GSVAE_DEFAULT_CUDA_ARCHITECTURES}")
+    set_tests_properties(gpu_arches PROPERTIES ENVIRONMENT GSVAE_DEFAULT_ARCHITECTURES=1)
+  endif()
   add_executable(gpu_test ${CMAKE_CURRENT_SOURCE_DIR}/gpu_test.c)
   target_link_libraries(gpu_test PRIVATE gsvae_lib)
   foreach(mode one_step hundred_steps graphs nccl)

@@ -33,6 +33,7 @@ static void print_build(void) {
   else printf("  CUDA driver   none installed\n");
   printf("  cuBLAS        %d.%d.%d\n", cublas_major, cublas_minor, cublas_patch);
   printf("  NCCL          %d.%d.%d\n", nccl / 10000, nccl / 100 % 100, nccl % 100);
+  printf("  GPU code      %s\n", gsvae_cuda_architectures());
 #else
   printf("  CUDA          not built in (CPU-only trainer; see docs/gpu.md)\n");
 #endif
@@ -61,8 +62,10 @@ static void describe_gpus(char *text, int rank) {
   for (int d = 0; d < count && used < INFO_GPU_TEXT; d++) {
     struct cudaDeviceProp prop;
     cudaCheck(cudaGetDeviceProperties(&prop, d));
-    used += snprintf(text + used, INFO_GPU_TEXT - used, "  %d: %s, %.1f GiB, compute capability %d.%d\n", d,
-                     prop.name, prop.totalGlobalMem / 1073741824.0, prop.major, prop.minor);
+    char image[GSVAE_ERR_LEN];
+    gsvae_cuda_describe_image(d, image, sizeof image);
+    used += snprintf(text + used, INFO_GPU_TEXT - used, "  %d: %s, %.1f GiB, %s\n", d, prop.name,
+                     prop.totalGlobalMem / 1073741824.0, image);
   }
   if (count == 0) snprintf(text + used, INFO_GPU_TEXT - used, "  no GPU visible\n");
 #else

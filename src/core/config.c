@@ -52,6 +52,7 @@ static const char *const sf_baseline_words[] = {"ema", "loo", NULL};
 static const char *const tau_words[] = {"constant", "exp", "linear", "cosine", NULL};
 static const char *const backend_words[] = {"auto", "cpu", "cuda", NULL};
 static const char *const precision_words[] = {"fp32", "tf32", NULL};
+static const char *const comm_words[] = {"nccl", "mpi", NULL};
 
 /* Grouped by section, in the order the resolved YAML lists them. */
 static const config_key keys[] = {
@@ -149,6 +150,12 @@ static const config_key keys[] = {
      .words = precision_words, .help = "matrix products on the GPU: fp32, or tf32 tensor cores"},
     {.name = "device.graphs", .type = KEY_BOOL, .offset = AT(device_graphs), .fallback = "true",
      .help = "capture the training step as one CUDA graph"},
+    {.name = "device.comm", .type = KEY_ENUM, .offset = AT(device_comm), .fallback = "nccl", .words = comm_words,
+     .help = "GPU ranks reduce over nccl, or over mpi through pinned host memory (ranks may then share a GPU; "
+             "eager steps, no graph)"},
+    {.name = "device.timeout", .type = KEY_DOUBLE, .offset = AT(device_timeout), .fallback = "300", .min = 0,
+     .bounds = LOW_OPEN, .help = "seconds a GPU rank waits on its peers in one collective before aborting the "
+             "communicator and the job, naming the collective, step and rank"},
 };
 enum { KEY_COUNT = sizeof keys / sizeof keys[0], NAME_LEN = 128, SHOWN = 200 };
 

@@ -3,6 +3,7 @@
  * the buffer the backend reserves before capturing its step. */
 #pragma once
 #include <mpi.h>
+#include <stddef.h>
 #include "comm/comm.h"
 #include "model/backend.h"
 
@@ -11,6 +12,12 @@ int gsvae_cuda_device_count(void);
 /* Picks this rank's GPU from its node-local rank (MPI_COMM_TYPE_SHARED) modulo the GPUs the
  * node has, makes it current (cudaSetDevice) and returns it. */
 int gsvae_cuda_select_device(MPI_Comm mpi);
+/* The architectures this binary was built for (CMAKE_CUDA_ARCHITECTURES, e.g. "80-real 90-real
+ * 100-real 100-virtual"). */
+const char *gsvae_cuda_architectures(void);
+/* Makes `device` current and writes which of this binary's code it runs; returns -1 with the
+ * reason and the fix when it runs none (a failed first launch otherwise). */
+int gsvae_cuda_describe_image(int device, char *text, size_t size);
 
 /* The GPU this rank uses is picked by the caller (cudaSetDevice) before this. max_rows and
  * max_local_chunks as gsvae_cpu_backend_create's. */

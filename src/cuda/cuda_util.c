@@ -3,6 +3,7 @@
 #include <time.h>
 #include "cuda/cuda.h"
 #include "cuda/cuda_util.h"
+#include "cuda/kernels.h"
 
 void gsvae_cuda_check(cudaError_t status, const char *call, const char *file, int line) {
   if (status == cudaSuccess) return;
@@ -75,6 +76,28 @@ int gsvae_cuda_device_count(void) {
   return count;
 }
 
+const char *gsvae_cuda_architectures(void) { return GSVAE_CUDA_ARCHITECTURES; }
+
+int gsvae_cuda_describe_image(int device, char *text, size_t size) {
+  struct cudaDeviceProp prop;
+  cudaCheck(cudaGetDeviceProperties(&prop, device));
+  cudaCheck(cudaSetDevice(device));
+  int gpu = prop.major * 10 + prop.minor, binary = 0, ptx = 0;
+  cudaError_t status = gsvae_kernel_image(&binary, &ptx);
+  if (status == cudaErrorNoKernelImageForDevice || status == cudaErrorInvalidDeviceFunction ||
+      status == cudaErrorUnsupportedPtxVersion) {
+    snprintf(text, size,
+             "%s is sm_%d, and this gsvae holds no code it runs (built for %s): rebuild with "
+             "-DCMAKE_CUDA_ARCHITECTURES=%d (docs/gpu.md)",
+             prop.name, gpu, GSVAE_CUDA_ARCHITECTURES, gpu);
+    return -1;
+  }
+  cudaCheck(status);
+  /* binaryVersion is the machine code loaded (the GPU's own when the driver compiled PTX) */
+  snprintf(text, size, "sm_%d, runs its sm_%d code (built for %s)", gpu, binary, GSVAE_CUDA_ARCHITECTURES);
+  return 0;
+}
+
 int gsvae_cuda_select_device(MPI_Comm mpi) {
   int count = gsvae_cuda_device_count();
   if (count == 0) gsvae_abort(GSVAE_EXIT_RUNTIME, "no GPU visible to this rank");
@@ -84,6 +107,9 @@ int gsvae_cuda_select_device(MPI_Comm mpi) {
   mpiCheck(MPI_Comm_rank(node, &local_rank));
   mpiCheck(MPI_Comm_free(&node));
   int device = local_rank % count;
+  char image[GSVAE_ERR_LEN];
+  if (gsvae_cuda_describe_image(device, image, sizeof image))
+    gsvae_fail(GSVAE_EXIT_USAGE, "GPU %d: %s", device, image);
   cudaCheck(cudaSetDevice(device));
   return device;
 }

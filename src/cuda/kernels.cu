@@ -72,6 +72,21 @@ extern "C" void gsvae_launch_set_step(gsvae_cuda_step *device_step, gsvae_cuda_s
   kernelCheck("set_step_kernel");
 }
 
+/* cudaFuncGetAttributes loads the module for the current GPU: it fails with
+ * cudaErrorNoKernelImageForDevice when the binary holds neither machine code for the GPU's
+ * architecture nor PTX the driver can compile for it. */
+extern "C" cudaError_t gsvae_kernel_image(int *binary_version, int *ptx_version) {
+  cudaFuncAttributes attributes;
+  cudaError_t status = cudaFuncGetAttributes(&attributes, set_step_kernel);
+  if (status != cudaSuccess) {
+    cudaGetLastError(); /* reported by the caller with the GPU's name; not sticky */
+    return status;
+  }
+  *binary_version = attributes.binaryVersion;
+  *ptx_version = attributes.ptxVersion;
+  return cudaSuccess;
+}
+
 __global__ static void learned_tau_kernel(gsvae_cuda_step *step, const float *log_tau) { step->tau = expf(*log_tau); }
 
 extern "C" void gsvae_launch_learned_tau(gsvae_cuda_step *step, const float *log_tau, cudaStream_t stream) {

@@ -41,6 +41,9 @@ typedef struct {
   long long bad_streak;
 } gsvae_cuda_metrics;
 
+/* Whether this binary has code the current GPU runs; the versions are its cubin's and PTX's
+ * (e.g. 90 for sm_90). cudaErrorNoKernelImageForDevice when it has none. */
+cudaError_t gsvae_kernel_image(int *binary_version, int *ptx_version);
 void gsvae_launch_set_step(gsvae_cuda_step *device_step, gsvae_cuda_step value, cudaStream_t stream);
 /* x[r] = row order[data_offset + r] (or data_offset + r when order is NULL) as floats in [0,1],
  * binarized from (seed, BINARIZE, step, dataset index, pixel) when dynamic. */
