@@ -384,7 +384,7 @@ static void run_gpu(fixture *f, bool graphs, bool nccl, long steps, run_result *
   gsvae_step_capacity(&f->config, 1, &max_rows, &max_chunks);
   gsvae_backend *b = make_backend(f, true, max_rows, max_chunks);
   gsvae_comm *comm = NULL;
-  if (nccl) comm = gsvae_nccl_comm_create(MPI_COMM_WORLD, gsvae_cuda_backend_stream(b));
+  if (nccl) comm = gsvae_nccl_comm_create(MPI_COMM_WORLD, gsvae_cuda_backend_stream(b), 300.0);
   if (nccl) b->attach_comm(b, comm);
   train_steps(f, b, steps, 7, &r->total);
   size_t bytes = f->layout.param_count * sizeof(float);

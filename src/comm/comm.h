@@ -11,6 +11,8 @@ struct gsvae_comm {
   const char *name;
   int rank, size;
   MPI_Comm mpi;  /* the ranks training this model (a sweep group, or MPI_COMM_WORLD) */
+  bool eager;    /* its collectives wait on the host: a GPU backend cannot capture them in a graph */
+  long step;     /* the training step in progress (set by the loop), named when a collective fails */
   /* The gradient sum over ranks, scattered to shard owners. Rank q holds partial_counts[q]
    * buffers of `count` floats, back to back in `partials` (the backend's memory); the global order
    * of the partials is rank 0's, then rank 1's, ... Each rank receives its shard
@@ -27,6 +29,8 @@ struct gsvae_comm {
   void (*allreduce_sum)(gsvae_comm *comm, float *buffer, size_t count);
   /* In-place sum of host doubles across ranks (always over MPI). */
   void (*allreduce_sum_host)(gsvae_comm *comm, double *values, int count);
+  /* In-place maximum of host ints across ranks (always over MPI): the stop signal's agreement. */
+  void (*allreduce_max_host)(gsvae_comm *comm, int *values, int count);
   /* In place: every rank's shard of a host buffer of `count` floats to rank 0 (over MPI). */
   void (*gather_host)(gsvae_comm *comm, float *buffer, size_t count);
   void (*destroy)(gsvae_comm *comm);
@@ -34,6 +38,14 @@ struct gsvae_comm {
 
 /* The MPI communicator over host memory (mpi.c). */
 gsvae_comm *gsvae_mpi_comm_create(MPI_Comm mpi);
+/* The ordered fold's data movement without the adding, for a communicator that adds elsewhere
+ * (the GPU's MPI-staged one folds on the GPU): posts the receives of the other ranks' partials of
+ * this rank's shard into inbox slot i (the partial's global index; `length` floats each, this
+ * rank's own slots untouched) and the sends of this rank's partials' pieces to their owners, each
+ * piece its own message tagged with its partial's index. Shards as reduce_scatter's. Returns the
+ * number of requests written: at most 2 x (all partials) x size. */
+int gsvae_mpi_post_pieces(const gsvae_comm *comm, const float *partials, const int *partial_counts, size_t count,
+                          size_t shard_count, float *inbox, MPI_Request *requests);
 
 /* MPI_Init (thread level funneled) and this process's rank in gsvae_world_rank/size. */
 void gsvae_mpi_start(int *argc, char ***argv);

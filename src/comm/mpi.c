@@ -56,6 +56,27 @@ static void *grown(void *buffer, size_t bytes) {
   return bigger;
 }
 
+int gsvae_mpi_post_pieces(const gsvae_comm *comm, const float *partials, const int *partial_counts, size_t count,
+                          size_t shard_count, float *inbox, MPI_Request *requests) {
+  int size = comm->size, rank = comm->rank, posted = 0, index = 0;
+  size_t mine = gsvae_shard_start(shard_count, size, rank);
+  size_t length = (rank + 1 == size ? count : gsvae_shard_start(shard_count, size, rank + 1)) - mine;
+  for (int q = 0; q < size; q++)
+    for (int p = 0; p < partial_counts[q]; p++, index++)
+      if (q != rank)
+        mpiCheck(MPI_Irecv(inbox + (size_t)index * length, int_count(length), MPI_FLOAT, q, p, comm->mpi,
+                           &requests[posted++]));
+  for (int q = 0; q < size; q++) {
+    if (q == rank) continue;
+    size_t start = gsvae_shard_start(shard_count, size, q);
+    size_t stop = q + 1 == size ? count : gsvae_shard_start(shard_count, size, q + 1);
+    for (int p = 0; p < partial_counts[rank]; p++)
+      mpiCheck(MPI_Isend(partials + (size_t)p * count + start, int_count(stop - start), MPI_FLOAT, q, p, comm->mpi,
+                         &requests[posted++]));
+  }
+  return posted;
+}
+
 /* The ordered fold in every mode: each piece sent straight to its shard's owner and folded there
  * measured faster than MPI_Reduce_scatter at 2 ranks (14.4 against 16.2 ms a step,
  * bench/reduction/results/deterministic_reduction.md), and it moves the same bytes. */
@@ -79,22 +100,10 @@ static void mpi_reduce_scatter(gsvae_comm *base, float *partials, const int *par
     comm->inbox_floats = (size_t)total * length;
     comm->inbox = grown(comm->inbox, comm->inbox_floats * sizeof(float));
   }
-  /* Every piece is its own message, tagged with its partial's index on the sender. */
-  int requests = 0, index = 0;
-  for (int q = 0; q < size; q++)
-    for (int p = 0; p < partial_counts[q]; p++, index++) {
-      if (q == rank) {
-        comm->sources[index] = partials + (size_t)p * count + mine;
-        continue;
-      }
-      comm->sources[index] = comm->inbox + (size_t)index * length;
-      mpiCheck(MPI_Irecv(comm->inbox + (size_t)index * length, (int)length, MPI_FLOAT, q, p, base->mpi,
-                         &comm->requests[requests++]));
-    }
-  for (int q = 0; q < size; q++)
-    for (int p = 0; q != rank && p < partial_counts[rank]; p++)
-      mpiCheck(MPI_Isend(partials + (size_t)p * count + comm->starts[q], comm->counts[q], MPI_FLOAT, q, p, base->mpi,
-                         &comm->requests[requests++]));
+  for (int q = 0, index = 0; q < size; q++)
+    for (int p = 0; p < partial_counts[q]; p++, index++)
+      comm->sources[index] = q == rank ? partials + (size_t)p * count + mine : comm->inbox + (size_t)index * length;
+  int requests = gsvae_mpi_post_pieces(base, partials, partial_counts, count, shard_count, comm->inbox, comm->requests);
   mpiCheck(MPI_Waitall(requests, comm->requests, MPI_STATUSES_IGNORE));
   if (total > 1 || first_mine != 0) gsvae_fold_in_order(partials + mine, comm->sources, total, 0, length);
 }
@@ -128,6 +137,11 @@ static void mpi_allreduce_sum_host(gsvae_comm *comm, double *values, int count) 
   mpiCheck(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, comm->mpi));
 }
 
+static void mpi_allreduce_max_host(gsvae_comm *comm, int *values, int count) {
+  if (comm->size == 1) return;
+  mpiCheck(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_INT, MPI_MAX, comm->mpi));
+}
+
 static void mpi_destroy(gsvae_comm *base) {
   mpi_comm *comm = (mpi_comm *)base;
   free(comm->inbox);
@@ -149,6 +163,7 @@ gsvae_comm *gsvae_mpi_comm_create(MPI_Comm mpi) {
   base->allgather = mpi_allgather;
   base->allreduce_sum = mpi_allreduce_sum;
   base->allreduce_sum_host = mpi_allreduce_sum_host;
+  base->allreduce_max_host = mpi_allreduce_max_host;
   base->gather_host = mpi_gather_host;
   base->destroy = mpi_destroy;
   comm->counts = callocCheck((size_t)base->size, sizeof(int));

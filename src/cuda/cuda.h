@@ -1,6 +1,6 @@
 /* The GPU side as the layers above see it (built only with the CUDA toolkit and NCCL): the GPUs
- * this process sees and the one a rank takes, the CUDA backend, and the NCCL communicator with
- * the buffer the backend reserves before capturing its step. */
+ * this process sees and the one a rank takes, the CUDA backend, and its communicators (NCCL, or
+ * MPI through pinned memory) with the buffer the backend reserves before capturing its step. */
 #pragma once
 #include <mpi.h>
 #include <stddef.h>
@@ -27,8 +27,11 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
 /* The stream the CUDA backend runs on, for the NCCL communicator. */
 void *gsvae_cuda_backend_stream(gsvae_backend *backend);
 
-/* Rank 0 makes the NCCL id and broadcasts it over `mpi`; runs on cuda_stream. */
-gsvae_comm *gsvae_nccl_comm_create(MPI_Comm mpi, void *cuda_stream);
+/* The GPU communicators, on the backend's stream (gsvae_cuda_backend_stream): NCCL (rank 0 makes
+ * the id and broadcasts it over `mpi`), or MPI through pinned host memory (device.comm=mpi); both
+ * give up on a peer after timeout_s seconds (device.timeout). */
+gsvae_comm *gsvae_nccl_comm_create(MPI_Comm mpi, void *cuda_stream, double timeout_s);
+gsvae_comm *gsvae_mpi_staged_comm_create(MPI_Comm mpi, void *cuda_stream, double timeout_s);
 /* For the CUDA backend, before any step is captured: device room for `floats` floats of partials
  * received by the reduction (cudaMalloc cannot run inside a graph capture). */
-void gsvae_nccl_reserve(gsvae_comm *comm, size_t floats);
+void gsvae_device_comm_reserve(gsvae_comm *comm, size_t floats);

@@ -1,7 +1,7 @@
 /* The CUDA backend: the model's flat buffers, the training set and the epoch order resident on
  * the GPU; the step chunk by chunk as cuBLAS products plus the fused kernels of kernels.cu, the
- * ordered reduction over NCCL and Adam on this rank's shard, eager or captured once per batch size
- * as one CUDA graph and replayed (the weight gradients and the unrelaxed decoder on a second stream
+ * ordered reduction over the communicator (NCCL, or MPI through pinned memory) and Adam on this rank's shard, eager or captured once per batch size
+ * as one CUDA graph and replayed (eager when the communicator waits on the host) (the weight gradients and the unrelaxed decoder on a second stream
  * beside the chain of dependent launches); metrics read back only in read_metrics. */
 #include <math.h>
 #include <stdlib.h>
@@ -63,6 +63,7 @@ typedef struct {
   gsvae_cuda_step *step, *eval_step; /* step: the chunk being enqueued */
   gsvae_cuda_metrics *metrics;
   gsvae_cuda_metrics *metrics_host; /* pinned */
+  float *log_tau_host;              /* pinned: a copy to pageable memory would block outside the polled wait */
   float *eval_slots_host;           /* pinned */
 
   step_graph graphs[GRAPH_CACHE];
@@ -315,13 +316,16 @@ static void check_chunks(cuda_backend *b, const gsvae_step *s) {
 }
 
 /* The whole step (chunks, reduction, update) is one graph per global batch size, captured from
- * here to the end of update() and launched there; eager without device.graphs. */
+ * here to the end of update() and launched there; eager without device.graphs or with a
+ * communicator whose collectives wait on the host. */
+static int step_as_graph(const cuda_backend *b) { return b->config.device_graphs && !(b->comm && b->comm->eager); }
+
 static void cuda_forward_backward(gsvae_backend *backend, const gsvae_step *s) {
   cuda_backend *b = as_cuda(backend);
   check_chunks(b, s);
   set_steps(b, s);
   b->pending = *s;
-  if (!b->config.device_graphs) {
+  if (!step_as_graph(b)) {
     enqueue_chunks(b, s);
     return;
   }
@@ -334,7 +338,7 @@ static void cuda_forward_backward(gsvae_backend *backend, const gsvae_step *s) {
 
 static void cuda_update(gsvae_backend *backend, const gsvae_step *s) {
   cuda_backend *b = as_cuda(backend);
-  if (!b->config.device_graphs) {
+  if (!step_as_graph(b)) {
     enqueue_update(b, s);
     return;
   }
@@ -357,13 +361,16 @@ static float *cuda_reduce_buffer(gsvae_backend *backend, size_t *count) {
   return b->partials;
 }
 
-/* Copies on the backend's stream (the default stream does not order against it), then a wait. */
+/* The wait first, under the wait guard (a stuck peer's collective ends there, named); then the
+ * copies from and to pageable memory, on the backend's stream, which the default stream does not
+ * order against. */
 static void cuda_set_state(gsvae_backend *backend, const float *params, const float *exp_avg,
                            const float *exp_avg_sq) {
   cuda_backend *b = as_cuda(backend);
   size_t bytes = b->layout.param_count * sizeof(float);
   const float *sources[3] = {params, exp_avg, exp_avg_sq};
   float *targets[3] = {b->params, b->exp_avg, b->exp_avg_sq};
+  gsvae_cuda_stream_wait(b->stream, "the training steps (set_state)");
   for (int i = 0; i < 3; i++)
     if (sources[i]) cudaCheck(cudaMemcpyAsync(targets[i], sources[i], bytes, cudaMemcpyHostToDevice, b->stream));
   gsvae_cuda_stream_wait(b->stream, "set_state's copies");
@@ -374,9 +381,10 @@ static void cuda_get_state(gsvae_backend *backend, float *params, float *exp_avg
   size_t bytes = b->layout.param_count * sizeof(float);
   float *targets[3] = {params, exp_avg, exp_avg_sq};
   const float *sources[3] = {b->params, b->exp_avg, b->exp_avg_sq};
+  gsvae_cuda_stream_wait(b->stream, "the training steps (get_state)");
   for (int i = 0; i < 3; i++)
     if (targets[i]) cudaCheck(cudaMemcpyAsync(targets[i], sources[i], bytes, cudaMemcpyDeviceToHost, b->stream));
-  gsvae_cuda_stream_wait(b->stream, "the training steps (get_state)");
+  gsvae_cuda_stream_wait(b->stream, "get_state's copies");
 }
 
 /* The wait first (under the wait guard): then the copy from pageable memory returns with `order`
@@ -390,16 +398,15 @@ static void cuda_begin_epoch(gsvae_backend *backend, long epoch, const uint32_t 
 
 static void cuda_read_metrics(gsvae_backend *backend, gsvae_metric_read *read) {
   cuda_backend *b = as_cuda(backend);
-  float log_tau = 0.0f;
   cudaCheck(cudaMemcpyAsync(b->metrics_host, b->metrics, sizeof *b->metrics, cudaMemcpyDeviceToHost, b->stream));
   if (b->layout.has_log_tau)
-    cudaCheck(cudaMemcpyAsync(&log_tau, b->params + b->layout.log_tau_offset, sizeof log_tau, cudaMemcpyDeviceToHost,
+    cudaCheck(cudaMemcpyAsync(b->log_tau_host, b->params + b->layout.log_tau_offset, sizeof(float), cudaMemcpyDeviceToHost,
                               b->stream));
   cudaCheck(cudaMemsetAsync(b->metrics, 0, offsetof(gsvae_cuda_metrics, bad_streak), b->stream));
   gsvae_cuda_stream_wait(b->stream, "the training steps (reading metrics)");
   const gsvae_cuda_metrics *m = b->metrics_host;
   *read = (gsvae_metric_read){.sums = m->sums, .bad_streak = (long)m->bad_streak,
-                              .tau = b->layout.has_log_tau ? expf(log_tau) : 0};
+                              .tau = b->layout.has_log_tau ? expf(*b->log_tau_host) : 0};
 }
 
 /* Test images in chunks of the batch workspace, eager (evaluation is not the hot loop). */
@@ -449,6 +456,7 @@ static void cuda_destroy(gsvae_backend *backend) {
     if (b->unrelaxed_act[l]) cudaCheck(cudaFree(b->unrelaxed_act[l]));
   }
   cudaCheck(cudaFreeHost(b->metrics_host));
+  cudaCheck(cudaFreeHost(b->log_tau_host));
   cudaCheck(cudaFreeHost(b->eval_slots_host));
   cublasCheck(cublasDestroy(b->cublas));
   cublasCheck(cublasDestroy(b->side_cublas));
@@ -551,6 +559,7 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
   b->metrics = device_alloc(sizeof *b->metrics);
   cudaCheck(cudaMemset(b->metrics, 0, sizeof *b->metrics));
   cudaCheck(cudaMallocHost((void **)&b->metrics_host, sizeof *b->metrics_host));
+  cudaCheck(cudaMallocHost((void **)&b->log_tau_host, sizeof(float)));
   cudaCheck(cudaMallocHost((void **)&b->eval_slots_host, GSVAE_METRIC_SLOTS * sizeof(float)));
   cudaCheck(cudaDeviceSynchronize());
 
@@ -589,5 +598,5 @@ static void cuda_attach_comm(gsvae_backend *backend, gsvae_comm *comm) {
     size_t length = end - gsvae_shard_start(params, comm->size, q);
     largest = length > largest ? length : largest;
   }
-  gsvae_nccl_reserve(comm, (size_t)chunks * largest);
+  gsvae_device_comm_reserve(comm, (size_t)chunks * largest);
 }

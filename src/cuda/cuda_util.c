@@ -26,20 +26,18 @@ void gsvae_nccl_check(ncclResult_t status, const char *call, const char *file, i
 static struct {
   gsvae_cuda_wait_poll poll;
   void *context;
-  double timeout_s;
 } wait_guard;
 
-void gsvae_cuda_set_wait_guard(gsvae_cuda_wait_poll poll, void *context, double timeout_s) {
+void gsvae_cuda_set_wait_guard(gsvae_cuda_wait_poll poll, void *context) {
   wait_guard.poll = poll;
   wait_guard.context = context;
-  wait_guard.timeout_s = timeout_s;
 }
 
 void gsvae_cuda_clear_wait_guard(void *context) {
-  if (wait_guard.context == context) wait_guard.poll = NULL, wait_guard.context = NULL, wait_guard.timeout_s = 0;
+  if (wait_guard.context == context) wait_guard.poll = NULL, wait_guard.context = NULL;
 }
 
-static double seconds_now(void) {
+double gsvae_seconds_now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return t.tv_sec + 1e-9 * t.tv_nsec;
@@ -50,19 +48,15 @@ void gsvae_cuda_stream_wait(cudaStream_t stream, const char *what) {
     cudaCheck(cudaStreamSynchronize(stream));
     return;
   }
-  double started = seconds_now();
+  double started = gsvae_seconds_now();
   struct timespec nap = {0, 20000}; /* 20 us: short beside a step, cheap for the host */
   for (;;) {
     cudaError_t status = cudaStreamQuery(stream);
     if (status == cudaSuccess) return;
     if (status != cudaErrorNotReady) cudaCheck(status);
     char message[GSVAE_ERR_LEN];
-    if (wait_guard.poll(wait_guard.context, message))
+    if (wait_guard.poll(wait_guard.context, gsvae_seconds_now() - started, message))
       gsvae_abort(GSVAE_EXIT_RUNTIME, "while waiting for %s: %s", what, message);
-    if (wait_guard.timeout_s > 0 && seconds_now() - started > wait_guard.timeout_s)
-      gsvae_abort(GSVAE_EXIT_RUNTIME,
-                  "while waiting for %s: no progress for %.0f s (a stuck or dead rank? GSVAE_NCCL_TIMEOUT sets the limit)",
-                  what, wait_guard.timeout_s);
     nanosleep(&nap, NULL);
   }
 }

@@ -19,13 +19,16 @@ void gsvae_nccl_check(ncclResult_t status, const char *call, const char *file, i
 #define cublasCheck(call) gsvae_cublas_check((call), #call, __FILE__, __LINE__)
 #define ncclCheck(call) gsvae_nccl_check((call), #call, __FILE__, __LINE__)
 
-/* A check the host runs while it waits: returns 0 while all is well, else writes why into
- * message (GSVAE_ERR_LEN) and returns -1; timeout_s > 0 bounds any single wait. */
-typedef int (*gsvae_cuda_wait_poll)(void *context, char *message);
-void gsvae_cuda_set_wait_guard(gsvae_cuda_wait_poll poll, void *context, double timeout_s);
+/* A check the host runs while it waits for a stream, `waited_s` seconds so far: returns 0 while
+ * all is well, else writes why into message (GSVAE_ERR_LEN) and returns -1 (a communicator's
+ * asynchronous error or its timeout, after aborting it). */
+typedef int (*gsvae_cuda_wait_poll)(void *context, double waited_s, char *message);
+void gsvae_cuda_set_wait_guard(gsvae_cuda_wait_poll poll, void *context);
 void gsvae_cuda_clear_wait_guard(void *context);
+/* Seconds on a monotonic clock. */
+double gsvae_seconds_now(void);
 /* Waits until the stream's work is done, running the wait guard meanwhile; aborts naming `what`
- * when the wait guard reports an error or the timeout passes. */
+ * when the wait guard reports an error. */
 void gsvae_cuda_stream_wait(cudaStream_t stream, const char *what);
 
 #ifdef __cplusplus

@@ -1,96 +1,65 @@
-/* The NCCL communicator on the backend's stream (no host wait): the ordered fold of the chunk
- * partials to shard owners by grouped send/receive, the parameters' all-gather, small sums; host
- * sums and gathers over MPI. A non-blocking communicator whose asynchronous errors and a timeout
- * (GSVAE_NCCL_TIMEOUT seconds, default 300) end a failed or stuck job with a message. */
-#include <errno.h>
+/* The NCCL communicator on the backend's stream (no host wait, so a step is one CUDA graph): the
+ * ordered fold of the chunk partials to shard owners by grouped send/receive, the parameters'
+ * all-gather, small sums; host sums and gathers over polled MPI (device_comm.c). Non-blocking:
+ * an asynchronous error or device.timeout seconds without progress aborts the communicator and
+ * ends the job naming the collective, the step and the rank. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "comm/comm.h"
 #include "cuda/cuda.h"
-#include "core/chunks.h"
-#include "cuda/cuda_util.h"
+#include "cuda/device_comm.h"
 #include "cuda/kernels.h"
 
 typedef struct {
-  gsvae_comm base;
+  gsvae_device_comm device;
   ncclComm_t nccl;
-  cudaStream_t stream;
-  gsvae_comm *host; /* the MPI communicator for host arrays */
-  double timeout_s;
-  float *inbox;     /* device: every partial of this rank's shard, in global order */
-  size_t inbox_floats;
+  int aborted;
 } nccl_comm;
 
-static double seconds_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static double timeout_from_env(void) {
-  const char *text = getenv("GSVAE_NCCL_TIMEOUT");
-  if (!text || !*text) return 300.0;
-  char *end;
-  errno = 0;
-  double seconds = strtod(text, &end);
-  if (errno || *end || !(seconds > 0))
-    gsvae_fail(GSVAE_EXIT_USAGE, "GSVAE_NCCL_TIMEOUT='%s': expected a positive number of seconds", text);
-  return seconds;
-}
-
-/* The wait guard: an asynchronous NCCL error (a peer gone, a network failure) aborts the
- * communicator so that its kernels stop spinning, and is reported. */
-static int poll_async_error(void *context, char *message) {
-  nccl_comm *comm = context;
+static int poll_async_error(gsvae_device_comm *device, char *message) {
+  nccl_comm *comm = (nccl_comm *)device;
   ncclResult_t state;
   ncclCheck(ncclCommGetAsyncError(comm->nccl, &state));
   if (state == ncclSuccess || state == ncclInProgress) return 0;
-  snprintf(message, GSVAE_ERR_LEN, "NCCL reported an asynchronous error: %s (%s)", ncclGetErrorString(state),
+  snprintf(message, GSVAE_REASON_LEN, "NCCL reported an asynchronous error: %s (%s)", ncclGetErrorString(state),
            ncclGetLastError(comm->nccl));
-  ncclCommAbort(comm->nccl);
   return -1;
+}
+
+/* Stops NCCL's kernels spinning on a peer that will not come, so that the process can end. */
+static void abort_nccl(gsvae_device_comm *device) {
+  nccl_comm *comm = (nccl_comm *)device;
+  if (comm->aborted) return;
+  comm->aborted = 1;
+  ncclCommAbort(comm->nccl);
 }
 
 /* A non-blocking communicator answers ncclInProgress until an operation is issued (init,
  * connection set-up, enqueue); wait for it, bounded by the timeout. */
-static void wait_issued(nccl_comm *comm, const char *what) {
-  double started = seconds_now();
+static void wait_issued(nccl_comm *comm, const char *collective) {
+  double started = gsvae_seconds_now();
   struct timespec nap = {0, 100000};
   for (;;) {
     ncclResult_t state;
     ncclCheck(ncclCommGetAsyncError(comm->nccl, &state));
     if (state == ncclSuccess) return;
-    if (state != ncclInProgress) {
-      const char *detail = ncclGetLastError(comm->nccl);
-      ncclCommAbort(comm->nccl);
-      gsvae_abort(GSVAE_EXIT_RUNTIME, "NCCL %s failed: %s (%s)", what, ncclGetErrorString(state), detail);
-    }
-    if (seconds_now() - started > comm->timeout_s) {
-      ncclCommAbort(comm->nccl);
-      gsvae_abort(GSVAE_EXIT_RUNTIME,
-                  "NCCL %s: no progress for %.0f s (a rank missing or stuck? GSVAE_NCCL_TIMEOUT sets the limit)", what,
-                  comm->timeout_s);
-    }
+    if (state != ncclInProgress)
+      gsvae_device_comm_fail(&comm->device, collective, "NCCL failed: %s (%s)", ncclGetErrorString(state),
+                             ncclGetLastError(comm->nccl));
+    double waited = gsvae_seconds_now() - started;
+    if (waited > comm->device.timeout_s)
+      gsvae_device_comm_fail(&comm->device, collective,
+                             "not issued after %.0f s (device.timeout=%g): a rank missing or stuck? NCCL_DEBUG=WARN "
+                             "shows NCCL's view (docs/gpu.md)", waited, comm->device.timeout_s);
     nanosleep(&nap, NULL);
   }
 }
 
-static void sum_on(nccl_comm *comm, float *buffer, size_t count, cudaStream_t stream) {
-  if (count == 0) return;
-  ncclCheck(ncclAllReduce(buffer, buffer, count, ncclFloat, ncclSum, comm->nccl, stream));
-  wait_issued(comm, "all-reduce");
-}
-
 static void nccl_allreduce_sum(gsvae_comm *base, float *buffer, size_t count) {
   nccl_comm *comm = (nccl_comm *)base;
-  sum_on(comm, buffer, count, comm->stream);
-}
-
-/* Shard q of a buffer whose shards split shard_count floats, the last one extended to `end`. */
-static void shard_of(const gsvae_comm *base, int q, size_t shard_count, size_t end, size_t *start, size_t *length) {
-  *start = gsvae_shard_start(shard_count, base->size, q);
-  *length = (q + 1 == base->size ? end : gsvae_shard_start(shard_count, base->size, q + 1)) - *start;
+  if (count == 0) return;
+  ncclCheck(ncclAllReduce(buffer, buffer, count, ncclFloat, ncclSum, comm->nccl, comm->device.stream));
+  wait_issued(comm, "all-reduce");
 }
 
 /* In the global order of the partials in every mode: NCCL's own sums have no fixed order across
@@ -98,116 +67,95 @@ static void shard_of(const gsvae_comm *base, int q, size_t shard_count, size_t e
 static void nccl_reduce_scatter(gsvae_comm *base, float *partials, const int *partial_counts, size_t count,
                                 size_t shard_count) {
   nccl_comm *comm = (nccl_comm *)base;
-  int rank = base->rank, total = 0;
+  cudaStream_t stream = comm->device.stream;
+  int rank = base->rank, first_own;
+  int total = gsvae_device_comm_stage_own(&comm->device, partials, partial_counts, count, shard_count, &first_own);
   size_t mine, length;
-  shard_of(base, rank, shard_count, count, &mine, &length);
-  for (int q = 0; q < base->size; q++) total += partial_counts[q];
-  if ((size_t)total * length > comm->inbox_floats)
-    gsvae_abort(GSVAE_EXIT_RUNTIME, "nccl: %d partials of a %zu-float shard exceed the %zu floats reserved", total,
-                length, comm->inbox_floats);
-  int index = 0;
-  for (int q = 0; q < rank; q++) index += partial_counts[q];
-  for (int p = 0; p < partial_counts[rank]; p++, index++)
-    cudaCheck(cudaMemcpyAsync(comm->inbox + (size_t)index * length, partials + (size_t)p * count + mine,
-                              length * sizeof(float), cudaMemcpyDeviceToDevice, comm->stream));
+  gsvae_device_comm_shard(base, rank, shard_count, count, &mine, &length);
   ncclCheck(ncclGroupStart());
-  index = 0;
-  for (int q = 0; q < base->size; q++)
+  for (int q = 0, index = 0; q < base->size; q++)
     for (int p = 0; p < partial_counts[q]; p++, index++)
       if (q != rank)
-        ncclCheck(ncclRecv(comm->inbox + (size_t)index * length, length, ncclFloat, q, comm->nccl, comm->stream));
+        ncclCheck(ncclRecv(comm->device.inbox + (size_t)index * length, length, ncclFloat, q, comm->nccl, stream));
   for (int q = 0; q < base->size; q++) {
     size_t start, piece;
-    shard_of(base, q, shard_count, count, &start, &piece);
+    gsvae_device_comm_shard(base, q, shard_count, count, &start, &piece);
     for (int p = 0; q != rank && p < partial_counts[rank]; p++)
-      ncclCheck(ncclSend(partials + (size_t)p * count + start, piece, ncclFloat, q, comm->nccl, comm->stream));
+      ncclCheck(ncclSend(partials + (size_t)p * count + start, piece, ncclFloat, q, comm->nccl, stream));
   }
   ncclCheck(ncclGroupEnd());
   wait_issued(comm, "reduce-scatter");
-  gsvae_launch_fold(partials + mine, comm->inbox, length, total, length, comm->stream);
+  gsvae_device_comm_fold(&comm->device, partials, count, shard_count, total);
 }
 
 static void nccl_allgather(gsvae_comm *base, float *buffer, size_t count) {
   nccl_comm *comm = (nccl_comm *)base;
   if (base->size == 1) return;
   size_t mine, length;
-  shard_of(base, base->rank, count, count, &mine, &length);
+  gsvae_device_comm_shard(base, base->rank, count, count, &mine, &length);
   ncclCheck(ncclGroupStart());
   for (int q = 0; q < base->size; q++) {
     if (q == base->rank) continue;
     size_t start, piece;
-    shard_of(base, q, count, count, &start, &piece);
-    ncclCheck(ncclSend(buffer + mine, length, ncclFloat, q, comm->nccl, comm->stream));
-    ncclCheck(ncclRecv(buffer + start, piece, ncclFloat, q, comm->nccl, comm->stream));
+    gsvae_device_comm_shard(base, q, count, count, &start, &piece);
+    ncclCheck(ncclSend(buffer + mine, length, ncclFloat, q, comm->nccl, comm->device.stream));
+    ncclCheck(ncclRecv(buffer + start, piece, ncclFloat, q, comm->nccl, comm->device.stream));
   }
   ncclCheck(ncclGroupEnd());
   wait_issued(comm, "all-gather");
 }
 
-void gsvae_nccl_reserve(gsvae_comm *base, size_t floats) {
-  if (strcmp(base->name, "nccl") != 0)
-    gsvae_abort(GSVAE_EXIT_RUNTIME, "the CUDA backend needs the NCCL communicator, not '%s'", base->name);
-  nccl_comm *comm = (nccl_comm *)base;
-  if (floats <= comm->inbox_floats) return;
-  gsvae_cuda_stream_wait(comm->stream, "the GPU before growing the reduction's buffer");
-  if (comm->inbox) cudaCheck(cudaFree(comm->inbox));
-  cudaCheck(cudaMalloc((void **)&comm->inbox, floats * sizeof(float)));
-  comm->inbox_floats = floats;
-}
-
-static void nccl_gather_host(gsvae_comm *base, float *buffer, size_t count) {
-  nccl_comm *comm = (nccl_comm *)base;
-  comm->host->gather_host(comm->host, buffer, count);
-}
-
-static void nccl_allreduce_sum_host(gsvae_comm *base, double *values, int count) {
-  nccl_comm *comm = (nccl_comm *)base;
-  comm->host->allreduce_sum_host(comm->host, values, count);
-}
-
 static void nccl_destroy(gsvae_comm *base) {
   nccl_comm *comm = (nccl_comm *)base;
-  gsvae_cuda_stream_wait(comm->stream, "the last all-reduce");
+  gsvae_cuda_stream_wait(comm->device.stream, "the last collectives");
   ncclCheck(ncclCommFinalize(comm->nccl));
   wait_issued(comm, "finalize");
-  gsvae_cuda_clear_wait_guard(comm);
+  gsvae_device_comm_release(&comm->device);
   ncclCheck(ncclCommDestroy(comm->nccl));
-  if (comm->inbox) cudaCheck(cudaFree(comm->inbox));
-  comm->host->destroy(comm->host);
   free(comm);
 }
 
-gsvae_comm *gsvae_nccl_comm_create(MPI_Comm mpi, void *cuda_stream) {
+/* Connections are made on a peer's first use; a graph capture must not be that first use. One
+ * all-reduce (the ring and tree channels) and one grouped send and receive of a float with every
+ * peer (the peer-to-peer ones the fold and the all-gather use), eagerly. */
+static void warm_up(nccl_comm *comm) {
+  gsvae_comm *base = &comm->device.base;
+  cudaStream_t stream = comm->device.stream;
+  float *probe;
+  cudaCheck(cudaMalloc((void **)&probe, 2 * (size_t)base->size * sizeof(float)));
+  cudaCheck(cudaMemsetAsync(probe, 0, 2 * (size_t)base->size * sizeof(float), stream));
+  nccl_allreduce_sum(base, probe, 1);
+  ncclCheck(ncclGroupStart());
+  for (int q = 0; q < base->size; q++)
+    if (q != base->rank) {
+      ncclCheck(ncclSend(probe + q, 1, ncclFloat, q, comm->nccl, stream));
+      ncclCheck(ncclRecv(probe + base->size + q, 1, ncclFloat, q, comm->nccl, stream));
+    }
+  ncclCheck(ncclGroupEnd());
+  wait_issued(comm, "warm-up send/receive with every peer");
+  gsvae_cuda_stream_wait(stream, "NCCL's warm-up with every peer");
+  cudaCheck(cudaFree(probe));
+}
+
+gsvae_comm *gsvae_nccl_comm_create(MPI_Comm mpi, void *cuda_stream, double timeout_s) {
   nccl_comm *comm = callocCheck(1, sizeof *comm);
-  comm->host = gsvae_mpi_comm_create(mpi);
-  comm->base.name = "nccl";
-  comm->base.mpi = mpi;
-  comm->base.rank = comm->host->rank;
-  comm->base.size = comm->host->size;
-  comm->base.reduce_scatter = nccl_reduce_scatter;
-  comm->base.allgather = nccl_allgather;
-  comm->base.gather_host = nccl_gather_host;
-  comm->base.allreduce_sum = nccl_allreduce_sum;
-  comm->base.allreduce_sum_host = nccl_allreduce_sum_host;
-  comm->base.destroy = nccl_destroy;
-  comm->stream = (cudaStream_t)cuda_stream;
-  comm->timeout_s = timeout_from_env();
+  gsvae_device_comm_init(&comm->device, "nccl", mpi, (cudaStream_t)cuda_stream, timeout_s);
+  comm->device.poll_error = poll_async_error;
+  comm->device.abort_transport = abort_nccl;
+  gsvae_comm *base = &comm->device.base;
+  base->reduce_scatter = nccl_reduce_scatter;
+  base->allgather = nccl_allgather;
+  base->allreduce_sum = nccl_allreduce_sum;
+  base->destroy = nccl_destroy;
 
   ncclUniqueId id;
-  if (comm->base.rank == 0) ncclCheck(ncclGetUniqueId(&id));
+  if (base->rank == 0) ncclCheck(ncclGetUniqueId(&id));
   mpiCheck(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, mpi));
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
-  ncclCheck(ncclCommInitRankConfig(&comm->nccl, comm->base.size, id, comm->base.rank, &config));
+  ncclCheck(ncclCommInitRankConfig(&comm->nccl, base->size, id, base->rank, &config));
   wait_issued(comm, "communicator set-up");
-  gsvae_cuda_set_wait_guard(poll_async_error, comm, comm->timeout_s);
-
-  /* One all-reduce now, so that connections are made before any step is captured as a graph. */
-  float *probe;
-  cudaCheck(cudaMalloc((void **)&probe, sizeof(float)));
-  cudaCheck(cudaMemsetAsync(probe, 0, sizeof(float), comm->stream));
-  sum_on(comm, probe, 1, comm->stream);
-  gsvae_cuda_stream_wait(comm->stream, "the first NCCL all-reduce");
-  cudaCheck(cudaFree(probe));
-  return &comm->base;
+  gsvae_cuda_set_wait_guard(gsvae_device_comm_wait_poll, &comm->device);
+  warm_up(comm);
+  return base;
 }

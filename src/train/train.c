@@ -62,7 +62,9 @@ static void open_backend(trainer *t, MPI_Comm mpi) {
                  "always flush subnormals; use device.backend=cpu for IEEE subnormals");
     gsvae_cuda_select_device(MPI_COMM_WORLD); /* the node's GPUs are shared by every sweep group */
     t->backend = gsvae_cuda_backend_create(config, &t->layout, &t->train, &t->test, t->max_rows, t->max_local_chunks);
-    t->comm = gsvae_nccl_comm_create(mpi, gsvae_cuda_backend_stream(t->backend));
+    void *stream = gsvae_cuda_backend_stream(t->backend);
+    t->comm = config->device_comm == GSVAE_COMM_MPI ? gsvae_mpi_staged_comm_create(mpi, stream, config->device_timeout)
+                                                    : gsvae_nccl_comm_create(mpi, stream, config->device_timeout);
   }
 #else
   if (config->device_backend == GSVAE_DEVICE_CUDA)
@@ -246,7 +248,7 @@ static void write_checkpoint(trainer *t, long steps_done, double tau, const time
 /* The stop signal any rank received, agreed on by all at this step boundary. */
 static int agreed_stop_signal(const trainer *t) {
   int received = gsvae_signal_received();
-  if (t->comm->size > 1) mpiCheck(MPI_Allreduce(MPI_IN_PLACE, &received, 1, MPI_INT, MPI_MAX, t->comm->mpi));
+  t->comm->allreduce_max_host(t->comm, &received, 1);
   return received;
 }
 
@@ -371,6 +373,7 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
   gsvae_watchdog_start(config->run_watchdog);
   for (long step = start_step; step < t.total_steps; step++) {
     gsvae_watchdog_progress(step);
+    t.comm->step = step;
     gsvae_step s = make_step(&t, step);
     if (s.batch_start == 0 || step == start_step) {
       gsvae_epoch_permutation(t.order, t.train.count, config->train_seed, s.epoch);
