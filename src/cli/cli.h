@@ -25,3 +25,5 @@ int gsvae_cmd_estimators(int argc, char **argv);
 int gsvae_cmd_sweep(int argc, char **argv);
 /* Versions the binary was built with and the GPUs each rank sees (cmd_info.c). */
 int gsvae_cmd_info(int argc, char **argv);
+/* The device each node-local rank would take, by training's rules, without MPI or a GPU (cmd_placement.c). */
+int gsvae_cmd_placement(int argc, char **argv);

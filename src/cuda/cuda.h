@@ -5,13 +5,17 @@
 #include <mpi.h>
 #include <stddef.h>
 #include "comm/comm.h"
+#include "core/config.h"
 #include "model/backend.h"
 
 /* GPUs visible to this process; 0 when there is no driver or no GPU (never aborts). */
 int gsvae_cuda_device_count(void);
-/* Picks this rank's GPU from its node-local rank (MPI_COMM_TYPE_SHARED) modulo the GPUs the
- * node has, makes it current (cudaSetDevice) and returns it. */
-int gsvae_cuda_select_device(MPI_Comm mpi);
+/* Picks this rank's GPU among the node's (core/device_choice.h: one per node-local rank of
+ * `world`, or shared when there are fewer), checks that the binary runs on it, makes it current
+ * and returns it. Collective over `world`; `model` names the communicator this rank will join
+ * (ranks of different models may share a GPU); two ranks of one NCCL communicator on one GPU
+ * end the job with exit 2 and the fix. */
+int gsvae_cuda_select_device(MPI_Comm world, int model, gsvae_comm_kind comm);
 /* The architectures this binary was built for (CMAKE_CUDA_ARCHITECTURES, e.g. "80-real 90-real
  * 100-real 100-virtual"). */
 const char *gsvae_cuda_architectures(void);

@@ -1,9 +1,11 @@
 /* The CUDA/cuBLAS/NCCL check helpers, the polling stream wait with its wait guard, and the
  * device count and per-rank device choice the training loop calls. */
+#include <stdlib.h>
 #include <time.h>
 #include "cuda/cuda.h"
 #include "cuda/cuda_util.h"
 #include "cuda/kernels.h"
+#include "core/device_choice.h"
 
 void gsvae_cuda_check(cudaError_t status, const char *call, const char *file, int line) {
   if (status == cudaSuccess) return;
@@ -92,18 +94,31 @@ int gsvae_cuda_describe_image(int device, char *text, size_t size) {
   return 0;
 }
 
-int gsvae_cuda_select_device(MPI_Comm mpi) {
+int gsvae_cuda_select_device(MPI_Comm world, int model, gsvae_comm_kind comm) {
   int count = gsvae_cuda_device_count();
   if (count == 0) gsvae_abort(GSVAE_EXIT_RUNTIME, "no GPU visible to this rank");
   MPI_Comm node;
-  int local_rank = 0;
-  mpiCheck(MPI_Comm_split_type(mpi, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  int local_rank = 0, local_ranks = 1;
+  mpiCheck(MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
   mpiCheck(MPI_Comm_rank(node, &local_rank));
-  mpiCheck(MPI_Comm_free(&node));
-  int device = local_rank % count;
+  mpiCheck(MPI_Comm_size(node, &local_ranks));
+  int device = gsvae_device_gpu_index(local_rank, local_ranks, count);
   char image[GSVAE_ERR_LEN];
   if (gsvae_cuda_describe_image(device, image, sizeof image))
-    gsvae_fail(GSVAE_EXIT_USAGE, "GPU %d: %s", device, image);
+    gsvae_abort(GSVAE_EXIT_USAGE, "GPU %d: %s", device, image);
   cudaCheck(cudaSetDevice(device));
+  /* Which GPUs the node's ranks took, by bus id: a launcher may have shown each rank a different one. */
+  char (*ids)[GSVAE_GPU_ID_LEN] = callocCheck((size_t)local_ranks, GSVAE_GPU_ID_LEN);
+  int *models = callocCheck((size_t)local_ranks, sizeof(int));
+  char mine[GSVAE_GPU_ID_LEN];
+  cudaCheck(cudaDeviceGetPCIBusId(mine, sizeof mine, device));
+  mpiCheck(MPI_Allgather(mine, GSVAE_GPU_ID_LEN, MPI_CHAR, ids, GSVAE_GPU_ID_LEN, MPI_CHAR, node));
+  mpiCheck(MPI_Allgather(&model, 1, MPI_INT, models, 1, MPI_INT, node));
+  mpiCheck(MPI_Comm_free(&node));
+  char err[GSVAE_ERR_LEN];
+  int refused = gsvae_device_check_sharing(local_ranks, (const char (*)[GSVAE_GPU_ID_LEN])ids, models, comm, err);
+  free(ids);
+  free(models);
+  if (refused) gsvae_abort(GSVAE_EXIT_USAGE, "%s", err);
   return device;
 }

@@ -12,6 +12,7 @@
 #include "cpu/blas.h"
 #include "core/check.h"
 #include "core/chunks.h"
+#include "core/device_choice.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/threads.h"
 #include "train/checkpoint.h"
@@ -40,6 +41,7 @@ typedef struct {
   gsvae_curves curves;
   gsvae_runfile *runfile; /* rank 0 only */
   char *config_yaml;
+  char device_note[GSVAE_ERR_LEN]; /* why device.backend=auto trains on the CPU, for the first line */
   long start_step;        /* 0, or the step of the checkpoint resumed from */
   bool progress_bar;      /* rank 0 writing to a terminal */
 } trainer;
@@ -53,22 +55,26 @@ typedef struct {
 static void open_backend(trainer *t, MPI_Comm mpi) {
   const gsvae_config *config = t->config;
 #ifdef GSVAE_HAVE_CUDA
-  int devices = gsvae_cuda_device_count();
-  if (config->device_backend == GSVAE_DEVICE_CUDA && devices == 0)
-    gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda but no GPU is visible to this process");
-  if (config->device_backend != GSVAE_DEVICE_CPU && devices > 0) {
+  int use_gpu = gsvae_device_use_gpu(config->device_backend, true, gsvae_cuda_device_count(), t->device_note);
+#else
+  int use_gpu = gsvae_device_use_gpu(config->device_backend, false, 0, t->device_note);
+#endif
+  if (use_gpu < 0) gsvae_fail(GSVAE_EXIT_USAGE, "%s", t->device_note);
+#ifdef GSVAE_HAVE_CUDA
+  if (use_gpu) {
     if (!config->train_flush_denormals)
       gsvae_fail(GSVAE_EXIT_USAGE, "train.flush_denormals=false: the GPU kernels are built with nvcc -ftz=true and "
                  "always flush subnormals; use device.backend=cpu for IEEE subnormals");
-    gsvae_cuda_select_device(MPI_COMM_WORLD); /* the node's GPUs are shared by every sweep group */
+    /* the model this rank trains, named by its group's first world rank: ranks of different
+     * sweep groups may share a GPU */
+    int model = gsvae_world_rank;
+    mpiCheck(MPI_Bcast(&model, 1, MPI_INT, 0, mpi));
+    gsvae_cuda_select_device(MPI_COMM_WORLD, model, config->device_comm);
     t->backend = gsvae_cuda_backend_create(config, &t->layout, &t->train, &t->test, t->max_rows, t->max_local_chunks);
     void *stream = gsvae_cuda_backend_stream(t->backend);
     t->comm = config->device_comm == GSVAE_COMM_MPI ? gsvae_mpi_staged_comm_create(mpi, stream, config->device_timeout)
                                                     : gsvae_nccl_comm_create(mpi, stream, config->device_timeout);
   }
-#else
-  if (config->device_backend == GSVAE_DEVICE_CUDA)
-    gsvae_fail(GSVAE_EXIT_USAGE, "device.backend=cuda but this gsvae was built without CUDA (see docs/gpu.md)");
 #endif
   if (!t->backend) {
     gsvae_float_mode_set(config->train_flush_denormals); /* before the thread count: it restarts the pool */
@@ -365,8 +371,9 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
   timed_sums interval = {0}, epoch_totals = {0};
   restore(&t, &interval, &epoch_totals);
   if (t.comm->rank == 0)
-    printf("gsvae: %d rank(s) on %s | %d train / %d test images | %zu parameters | %ld steps of %d\n", t.comm->size,
-           t.backend->name, t.train.count, t.test.count, t.layout.param_count, t.total_steps, config->train_batch);
+    printf("gsvae: %d rank(s) on %s%s%s%s | %d train / %d test images | %zu parameters | %ld steps of %d\n",
+           t.comm->size, t.backend->name, t.device_note[0] ? " (" : "", t.device_note, t.device_note[0] ? ")" : "",
+           t.train.count, t.test.count, t.layout.param_count, t.total_steps, config->train_batch);
   int exit_code = GSVAE_EXIT_OK;
   long start_step = t.start_step;
   double started = MPI_Wtime(), mark = started;
