@@ -12,7 +12,7 @@ shutil.rmtree(work, ignore_errors=True)  # a rerun starts afresh
 os.makedirs(work)
 sweep_file = os.path.join(work, "sweep.yaml")
 with open(sweep_file, "w") as f:
-    yaml.safe_dump({"base": {"data": {"dir": data_dir}, "train": {"batch": 50, "epochs": 1, "seed": 5},
+    yaml.safe_dump({"base": {"device": {"backend": "cpu"}, "data": {"dir": data_dir}, "train": {"batch": 50, "epochs": 1, "seed": 5},
                              "tau.schedule": "exp", "tau.min": 0.2, "run.log_every": 2, "run.resume": "never"},
                     "grid": GRID, "groups": 2}, f)
 failures = []

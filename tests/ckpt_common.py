@@ -7,7 +7,8 @@ GSVAE, MPIEXEC, DATA_DIR, WORK = sys.argv[1:5]
 MPI_FLAGS = ["--allow-run-as-root", "--oversubscribe"]
 # 500 images / batch 50 = 10 steps an epoch; log and checkpoint intervals that cut log intervals
 # and epochs in two, so the carried metric sums matter.
-SMALL = [f"data.dir={DATA_DIR}", "train.batch=50", "model.hidden=64,32", "model.latents=8", "model.categories=4",
+# CPU ranks, also on a GPU machine: there N ranks would otherwise share its GPU, which NCCL refuses.
+SMALL = ["device.backend=cpu", f"data.dir={DATA_DIR}", "train.batch=50", "model.hidden=64,32", "model.latents=8", "model.categories=4",
          "train.seed=11", "tau.schedule=exp", "tau.rate=0.01", "tau.every=3", "run.log_every=3",
          "run.ckpt_every=7", "run.keep=100", "train.epochs=4"]
 

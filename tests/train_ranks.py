@@ -19,7 +19,8 @@ from ckpt_common import read_tree  # same command line: GSVAE MPIEXEC DATA_DIR W
 
 gsvae, mpiexec, data_dir, work = sys.argv[1:5]
 MPI_FLAGS = ["--allow-run-as-root", "--oversubscribe"]
-OVERRIDES = [f"data.dir={data_dir}", "train.batch=50", "train.epochs=1", "run.log_every=1", "train.seed=7",
+# CPU ranks, also on a GPU machine: there N ranks would otherwise share its GPU, which NCCL refuses.
+OVERRIDES = ["device.backend=cpu", f"data.dir={data_dir}", "train.batch=50", "train.epochs=1", "run.log_every=1", "train.seed=7",
              "tau.schedule=exp", "tau.rate=0.01", "tau.every=3", "tau.min=0.5", "train.deterministic=true"]
 SEED_SHAPES = {"fc1.weight": (512, 784), "fc1.bias": (512,), "fc2.weight": (256, 512), "fc2.bias": (256,),
                "fc3.weight": (300, 256), "fc3.bias": (300,), "fc4.weight": (256, 300), "fc4.bias": (256,),

@@ -4,7 +4,7 @@
 set -u
 gsvae=$1 mpiexec=$2 data_dir=$3 work=$4
 rm -rf "$work"; mkdir -p "$work"
-"$mpiexec" --allow-run-as-root --oversubscribe -np 2 "$gsvae" train data.dir="$data_dir" train.epochs=1000 \
+"$mpiexec" --allow-run-as-root --oversubscribe -np 2 "$gsvae" train device.backend=cpu data.dir="$data_dir" train.epochs=1000 \
   model.hidden=64 run.log_every=1 run.watchdog=3 run.dir="$work/run" run.resume=never >"$work/out" 2>"$work/err" &
 launcher=$!
 for _ in $(seq 100); do [ -s "$work/out" ] && grep -q "^step" "$work/out" && break; sleep 0.1; done

@@ -2,7 +2,8 @@
  * the device each node-local rank of a `gsvae train` would take, or the refusal, by the same rules
  * training applies (core/device_choice.h), without MPI or a GPU: the launch scripts' dry runs
  * print it before a job is submitted. --gpu-per-rank: the launcher shows each rank its own GPU
- * (Slurm's --gpus-per-task=1 with GPU binding), instead of every rank all G. */
+ * (Slurm's --gpus-per-task=1 with GPU binding), instead of every rank all G. --separate-models:
+ * each rank trains a model of its own (sweep groups of one rank), so ranks may share a GPU. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +20,19 @@ static int positive(const char *flag, const char *text) {
 }
 
 int gsvae_cmd_placement(int argc, char **argv) {
-  int ranks = -1, gpus = -1, gpu_per_rank = 0, kept = 0;
+  int ranks = -1, gpus = -1, gpu_per_rank = 0, separate_models = 0, kept = 0;
   char **config_args = callocCheck((size_t)argc + 1, sizeof *config_args);
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--ranks-per-node") && i + 1 < argc) ranks = positive("--ranks-per-node", argv[++i]);
     else if (!strcmp(argv[i], "--gpus") && i + 1 < argc) gpus = positive("--gpus", argv[++i]);
     else if (!strcmp(argv[i], "--gpu-per-rank")) gpu_per_rank = 1;
+    else if (!strcmp(argv[i], "--separate-models")) separate_models = 1;
     else if (argv[i][0] == '-') gsvae_fail(GSVAE_EXIT_USAGE, "placement: unexpected argument '%s'", argv[i]);
     else config_args[kept++] = argv[i];
   }
   if (ranks < 1 || gpus < 0)
     gsvae_fail(GSVAE_EXIT_USAGE, "placement: usage: gsvae placement --ranks-per-node N --gpus G [--gpu-per-rank] "
-               "[CONFIG.yaml] [key=value ...]");
+               "[--separate-models] [CONFIG.yaml] [key=value ...]");
   if (gpu_per_rank && gpus < ranks)
     gsvae_fail(GSVAE_EXIT_USAGE, "placement: --gpu-per-rank with %d ranks per node needs --gpus %d or more, not %d",
                ranks, ranks, gpus);
@@ -52,6 +54,7 @@ int gsvae_cmd_placement(int argc, char **argv) {
          cuda_built ? "" : " (this build has no CUDA)");
   char (*ids)[GSVAE_GPU_ID_LEN] = callocCheck((size_t)ranks, GSVAE_GPU_ID_LEN);
   int *models = callocCheck((size_t)ranks, sizeof(int)); /* one model: a train run's ranks share one communicator */
+  for (int r = 0; separate_models && r < ranks; r++) models[r] = r;
   for (int r = 0; r < ranks; r++) {
     if (!use_gpu) {
       printf("  local rank %d: CPU%s%s%s\n", r, why[0] ? " (" : "", why, why[0] ? ")" : "");

@@ -46,9 +46,10 @@ static const gsvae_command commands[] = {
     {"compare", gsvae_cmd_compare, "DIR [-o FILE.png]", "A sweep's runs sorted by final test loss, and their curves."},
     {"info", gsvae_cmd_info, "",
      "The version, what the binary was built with (CUDA, NCCL, MPI, HDF5, BLAS) and the GPUs each rank sees."},
-    {"placement", gsvae_cmd_placement, "--ranks-per-node N --gpus G [--gpu-per-rank] [CONFIG.yaml] [key=value ...]",
+    {"placement", gsvae_cmd_placement, "--ranks-per-node N --gpus G [--gpu-per-rank] [--separate-models] [CONFIG.yaml] [key=value ...]",
      "The device each node-local rank of a train run would take (or why it is refused), by training's own rules,\n"
-     "without MPI or a GPU; --gpu-per-rank: the launcher shows each rank its own GPU. The launch scripts' dry runs."},
+     "without MPI or a GPU; --gpu-per-rank: the launcher shows each rank its own GPU; --separate-models: each rank\n"
+     "trains its own model (sweep groups of one rank), so ranks may share a GPU. The launch scripts' dry runs."},
 };
 static const int command_count = sizeof commands / sizeof commands[0];
 

@@ -1,0 +1,6 @@
+# The launch scripts with stand-in mpirun and scontrol: dry runs (the launch line and each rank's
+# device), the refusal of ranks sharing a GPU under NCCL, SIGUSR1 to checkpoint and requeue.
+add_test(NAME launch_scripts
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/launch_scripts.sh ${GSVAE_BIN} ${CMAKE_SOURCE_DIR} ${GSVAE_SMALL_DATA}
+                 ${CMAKE_CURRENT_BINARY_DIR}/launch_scripts)
+set_tests_properties(launch_scripts PROPERTIES FIXTURES_REQUIRED small_data TIMEOUT 180)
