@@ -2,6 +2,12 @@
 # step and over 100 steps, graph replay vs eager, NCCL with one rank vs none), which exit 77
 # (skipped, with the reason printed) when no GPU is visible.
 add_test(NAME gpu_info COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gpu_info.py ${GSVAE_BIN})
+# The GPU check's multi-rank script (tests/gpu_ranks_check.py) on CPU ranks, so that it is known to
+# work before a GPU runs it: rank-count equality, resume, divergence, SIGUSR1.
+add_test(NAME gpu_ranks_script_on_cpu
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gpu_ranks_check.py ${GSVAE_BIN} ${GSVAE_MPIEXEC}
+                 ${GSVAE_SMALL_DATA} ${CMAKE_CURRENT_BINARY_DIR}/gpu_ranks_script cpu)
+set_tests_properties(gpu_ranks_script_on_cpu PROPERTIES FIXTURES_REQUIRED small_data TIMEOUT 300)
 if(GSVAE_HAVE_CUDA)
   # The binary holds machine code for each architecture built for (no GPU needed).
   add_test(NAME gpu_arches COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gpu_arches.py ${GSVAE_BIN}

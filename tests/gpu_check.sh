@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything a GPU machine must show, in one go, logs and tables into OUT_DIR: what the binaries
 # link (ldd), `gsvae info`, the GPU tests (CPU vs GPU after one step and over 100 steps, graph
-# replay vs eager, NCCL with one rank vs none), one epoch of the seed setup on the GPU beside one on
+# replay vs eager, NCCL with one rank vs none), 1-4 ranks sharing the GPU through device.comm=mpi
+# against NCCL at one rank, resume across devices and the faults (tests/gpu_ranks_check.py), one epoch of the seed setup on the GPU beside one on
 # the CPU (same seed: their losses side by side), and bench/gpu/bench_gpu.sh (gsvae vs PyTorch eager
 # and compiled at batch 100, 1024, 8192).
 #
@@ -35,6 +36,8 @@ step ldd bash -c "ldd $build/gsvae $build/tests/gpu_test $build/bench/gpu_bench;
 step info "$build/gsvae" info
 step nvidia_smi nvidia-smi
 for mode in one_step hundred_steps graphs nccl; do step "gpu_$mode" "$build/tests/gpu_test" "$mode"; done
+# ranks sharing the GPU (device.comm=mpi) against NCCL, resume across devices, faults
+step gpu_ranks /usr/bin/python3 tests/gpu_ranks_check.py "$build/gsvae" mpiexec "$data" "$out/ranks" cuda
 epoch=(train configs/seed.yaml "data.dir=$data" train.epochs=1 run.resume=never run.log_every=100)
 step epoch_gpu "$build/gsvae" "${epoch[@]}" device.backend=cuda "run.dir=$out/epoch_gpu"
 step epoch_cpu "$build/gsvae" "${epoch[@]}" device.backend=cpu "run.dir=$out/epoch_cpu"
