@@ -4,13 +4,15 @@
 #pragma once
 #include <mpi.h>
 #include "comm/comm.h"
+#include "comm/node_placement.h"
 #include "model/backend.h"
 
 /* GPUs visible to this process; 0 when there is no driver or no GPU (never aborts). */
 int gsvae_cuda_device_count(void);
-/* Picks this rank's GPU from its node-local rank (MPI_COMM_TYPE_SHARED) modulo the GPUs the
- * node has, makes it current (cudaSetDevice) and returns it. */
-int gsvae_cuda_select_device(MPI_Comm mpi);
+/* Picks this rank's GPU from its place on the node, found over the world before any sweep split
+ * (gsvae_node_gpu_index, comm/node_placement.h), makes it current (cudaSetDevice) and returns it;
+ * no MPI call. */
+int gsvae_cuda_select_device(const gsvae_node_placement *placement);
 
 /* The GPU this rank uses is picked by the caller (cudaSetDevice) before this. max_rows and
  * max_local_chunks as gsvae_cpu_backend_create's. */

@@ -75,15 +75,10 @@ int gsvae_cuda_device_count(void) {
   return count;
 }
 
-int gsvae_cuda_select_device(MPI_Comm mpi) {
+int gsvae_cuda_select_device(const gsvae_node_placement *placement) {
   int count = gsvae_cuda_device_count();
   if (count == 0) gsvae_abort(GSVAE_EXIT_RUNTIME, "no GPU visible to this rank");
-  MPI_Comm node;
-  int local_rank = 0;
-  mpiCheck(MPI_Comm_split_type(mpi, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  mpiCheck(MPI_Comm_rank(node, &local_rank));
-  mpiCheck(MPI_Comm_free(&node));
-  int device = local_rank % count;
+  int device = gsvae_node_gpu_index(placement->local_rank, placement->local_ranks, count);
   cudaCheck(cudaSetDevice(device));
   return device;
 }
