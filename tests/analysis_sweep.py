@@ -1,6 +1,7 @@
 """gsvae sweep over 4 ranks in 2 groups: one run per grid point, whose stored configs differ
 from each other exactly in the swept keys (and run.dir) with the grid's values; --list and
---point agree with it; compare lists the points sorted by the final test loss in run.h5."""
+--point agree with it; compare lists the points sorted by the final test loss in run.h5, or by
+the column --sort names."""
 import itertools, os, shutil, subprocess, sys
 import h5py
 import yaml
@@ -28,8 +29,10 @@ def run(command):
 def flat_config(run_dir):
     with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
         nested = yaml.safe_load(f.attrs["config"])
-        test_loss = float(f["curves/epochs/test_loss"][-1])
-    return {f"{s}.{k}": v for s, keys in nested.items() for k, v in keys.items()}, test_loss
+        epochs = f["curves/epochs"]
+        columns = {"test": float(epochs["test_loss"][-1]), "best": float(min(epochs["test_loss"][:])),
+                   "relaxed": float(epochs["train_relaxed"][-1]), "unrelaxed": float(epochs["train_unrelaxed"][-1])}
+    return {f"{s}.{k}": v for s, keys in nested.items() for k, v in keys.items()}, columns
 
 
 sweep_dir = os.path.join(work, "sweep")
@@ -56,18 +59,20 @@ if seen != expected_points:
     failures.append(f"grid points trained {seen}, expected {expected_points}")
 
 listed = run([gsvae, "sweep", sweep_file, "--list", f"run.dir={sweep_dir}"]).splitlines()
-if sorted(line.split()[1] for line in listed) != points:
+if sorted(line.split()[2] for line in listed) != points or {line.split()[1] for line in listed} != {"done"}:
     failures.append(f"--list names {listed} do not match the directories {points}")
 single_dir = os.path.join(work, "single")
 run([mpiexec, *MPI_FLAGS, "-np", "2", gsvae, "sweep", sweep_file, "--point", "3", f"run.dir={single_dir}"])
-if os.listdir(single_dir) != [listed[3].split()[1]]:
-    failures.append(f"--point 3 trained {os.listdir(single_dir)}, expected {listed[3].split()[1]}")
+if os.listdir(single_dir) != [listed[3].split()[2]]:
+    failures.append(f"--point 3 trained {os.listdir(single_dir)}, expected {listed[3].split()[2]}")
 
-table = run([gsvae, "compare", sweep_dir, "-o", os.path.join(work, "compare.png")]).splitlines()
-order = [line.split("[")[-1].rstrip("]") for line in table[1:] if line.strip()[:1].isdigit()]
-expected_order = sorted(points, key=lambda p: configs[p][1])
-if order != expected_order:
-    failures.append(f"compare order {order}, expected by test loss {expected_order}")
-print("\n".join(table))
+for column in (None, "test", "best", "relaxed", "unrelaxed"):
+    sort = ["--sort", column] if column else []
+    table = run([gsvae, "compare", sweep_dir, *sort, "-o", os.path.join(work, "compare.png")]).splitlines()
+    order = [line.split("[")[-1].rstrip("]") for line in table[1:] if line.strip()[:1].isdigit()]
+    expected_order = sorted(points, key=lambda p: configs[p][1][column or "test"])
+    if order != expected_order:
+        failures.append(f"compare {' '.join(sort)} order {order}, expected {expected_order}")
+    print("\n".join(table))
 if failures:
     sys.exit("\n".join(failures))

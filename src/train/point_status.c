@@ -1,5 +1,5 @@
-/* A sweep point's state file (point_status.h): a few "key: value" lines, readable by a person
- * and as YAML, the message last on its line with any newline flattened. */
+/* A sweep point's state file (point_status.h): a few "key: value" lines for a person to read,
+ * the message last, the rest of its line, with any newline flattened. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
