@@ -22,13 +22,13 @@ done
 mpi=(mpirun -np "$groups")
 [ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
 declare -A walls ideals
-start=$SECONDS
+start=$SECONDS load_before=$(cut -d' ' -f1 /proc/loadavg)
 for ((rep = 0; rep < reps; rep++)); do
   for handout in static dynamic; do
     rm -rf "$work/run"
     began=$(date +%s.%N)
     log=$("${mpi[@]}" "$gsvae" sweep "$work/$handout.yaml" "data.dir=$work/data" run.dir="$work/run" \
-      train.max_steps=40 run.log_every=40 "$@")
+      train.max_steps=20 run.log_every=20 "$@")
     ended=$(date +%s.%N)
     walls[$handout]+="$(awk -v a="$began" -v b="$ended" 'BEGIN {printf "%.1f ", b - a}')"
     ideals[$handout]+="$(grep -oE 'done in [0-9.]+ s' <<<"$log" | awk -v g="$groups" '{s += $3} END {printf "%.1f ", s / g}')"
@@ -41,8 +41,9 @@ static=$(median "${walls[static]}") dynamic=$(median "${walls[dynamic]}")
   echo
   echo "\`bench/sweep/bench_handout.sh $out $reps $groups $*\` on $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'),"
   echo "$(nproc) cores, $((SECONDS - start)) s: configs/sweep_estimators.yaml (21 points) on $groups groups of one rank,"
-  echo "40 steps of batch 100 a point on 2000 Fashion-MNIST images, $reps interleaved repetitions. Ideal: the"
-  echo "points' own training times summed over the groups (start-up and data loading excluded)."
+  echo "20 steps (one epoch) of batch 100 a point on 2000 Fashion-MNIST images, $reps interleaved repetitions. Ideal: the"
+  echo "points' own training times summed over the groups (start-up and data loading excluded). Load average"
+  echo "(the machine is shared) $load_before before, $(cut -d' ' -f1 /proc/loadavg) after."
   echo
   echo "| hand-out | wall s (each) | median | ideal s (each) | × static |"
   echo "|---|---|---:|---|---:|"
