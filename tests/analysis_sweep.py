@@ -1,8 +1,8 @@
 """gsvae sweep over 4 ranks in 2 groups: one run per grid point, whose stored configs differ
 from each other exactly in the swept keys (and run.dir) with the grid's values; --list and
 --point agree with it; compare lists the points sorted by the final test loss in run.h5, or by
-the column --sort names."""
-import itertools, os, shutil, subprocess, sys
+the column --sort names (the IW bound: eval's)."""
+import itertools, json, os, shutil, subprocess, sys
 import h5py
 import yaml
 
@@ -66,13 +66,21 @@ run([mpiexec, *MPI_FLAGS, "-np", "2", gsvae, "sweep", sweep_file, "--point", "3"
 if os.listdir(single_dir) != [listed[3].split()[2]]:
     failures.append(f"--point 3 trained {os.listdir(single_dir)}, expected {listed[3].split()[2]}")
 
-for column in (None, "test", "best", "relaxed", "unrelaxed"):
-    sort = ["--sort", column] if column else []
+# The IW bound compare evaluates is eval's for the same K, images and (default) seed.
+IW = ["--iw", "10", "--count", "50"]
+for point, (_, columns) in configs.items():
+    columns["iw"] = json.loads(run([gsvae, "eval", os.path.join(sweep_dir, point), *IW, "--json"]))["neg_log_px_iw"]
+for column in (None, "test", "best", "relaxed", "unrelaxed", "iw"):
+    sort = (["--sort", column] if column else []) + (IW if column == "iw" else [])
     table = run([gsvae, "compare", sweep_dir, *sort, "-o", os.path.join(work, "compare.png")]).splitlines()
     order = [line.split("[")[-1].rstrip("]") for line in table[1:] if line.strip()[:1].isdigit()]
     expected_order = sorted(points, key=lambda p: configs[p][1][column or "test"])
     if order != expected_order:
         failures.append(f"compare {' '.join(sort)} order {order}, expected {expected_order}")
+    if column == "iw":
+        shown = {line.split("[")[-1].rstrip("]"): float(line.split()[5]) for line in table if line.strip()[:1].isdigit()}
+        if any(abs(shown[p] - configs[p][1]["iw"]) > 5e-5 for p in points):  # printed to 4 decimals
+            failures.append(f"compare --iw bounds {shown}, eval's {({p: configs[p][1]['iw'] for p in points})}")
     print("\n".join(table))
 if failures:
     sys.exit("\n".join(failures))
