@@ -4,7 +4,7 @@
 # rank with the sweep file's `handout: static` (group g trains points g, g + G, ... in grid order)
 # against `handout: dynamic` (the default: a group that frees up takes the next point, longest
 # expected first). Repetitions interleaved; medians and their ratio. Beside them, the ideal: the
-# sum of the points' own training times ("gsvae: done in X s") over G.
+# sum of the points' own training times ("gsvae: done in X s") over G, and wall / ideal.
 # `bench/sweep/bench_handout.sh OUT.md [REPS [GROUPS [key=value ...]]]` (3 repetitions, 2 groups);
 # writes and prints the table. Trains on the first 2000/500 images of Fashion-MNIST (made here).
 set -euo pipefail
@@ -34,8 +34,14 @@ for ((rep = 0; rep < reps; rep++)); do
     ideals[$handout]+="$(grep -oE 'done in [0-9.]+ s' <<<"$log" | awk -v g="$groups" '{s += $3} END {printf "%.1f ", s / g}')"
   done
 done
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {printf "%.1f", NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {printf "%.2f", NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# wall / ideal per repetition: the share of the wall time not spent training, steadier than the
+# wall time itself on a loaded machine (both grow with the load alike)
+over() { paste -d' ' <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) | awk '{printf "%.2f ", $1 / $2}'; }
+declare -A overs
+for handout in static dynamic; do overs[$handout]=$(over "${walls[$handout]}" "${ideals[$handout]}"); done
 static=$(median "${walls[static]}") dynamic=$(median "${walls[dynamic]}")
+static_over=$(median "${overs[static]}") dynamic_over=$(median "${overs[dynamic]}")
 {
   echo "# Static against dynamic hand-out of a mixed-estimator sweep"
   echo
@@ -45,9 +51,10 @@ static=$(median "${walls[static]}") dynamic=$(median "${walls[dynamic]}")
   echo "points' own training times summed over the groups (start-up and data loading excluded). Load average"
   echo "(the machine is shared) $load_before before, $(cut -d' ' -f1 /proc/loadavg) after."
   echo
-  echo "| hand-out | wall s (each) | median | ideal s (each) | × static |"
-  echo "|---|---|---:|---|---:|"
-  echo "| static | ${walls[static]}| $static | ${ideals[static]}| 1.00 |"
-  echo "| dynamic | ${walls[dynamic]}| $dynamic | ${ideals[dynamic]}| $(awk -v d="$dynamic" -v s="$static" 'BEGIN {printf "%.2f", d / s}') |"
+  echo "| hand-out | wall s (each) | median | × static | ideal s (each) | wall ÷ ideal (each) | median |"
+  echo "|---|---|---:|---:|---|---|---:|"
+  echo "| static | ${walls[static]}| $static | 1.00 | ${ideals[static]}| ${overs[static]}| $static_over |"
+  echo "| dynamic | ${walls[dynamic]}| $dynamic | $(awk -v d="$dynamic" -v s="$static" 'BEGIN {printf "%.2f", d / s}') |" \
+       "${ideals[dynamic]}| ${overs[dynamic]}| $dynamic_over |"
 } > "$out"
 cat "$out"
