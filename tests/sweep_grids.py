@@ -5,8 +5,9 @@ each trains every point exactly once, to the steps asked, and `--list` says done
 node view was found once before the split, the set-up's world collective killed such grids).
 Then the hand-out order (longest expected first, one group), and a grid where some points
 diverge: the others finish, the sweep exits 5, the state files, --list and compare say failed,
-and a rerun trains only the failed and unfinished points."""
-import glob, os, re, shutil, subprocess, sys
+and a rerun trains only the failed and unfinished points; a stop signal mid-sweep: exit 75, the
+points in progress interrupted, and the rerun resumes them and trains the rest."""
+import glob, os, re, shutil, signal, subprocess, sys
 import h5py
 import yaml
 
@@ -135,6 +136,38 @@ if sorted(trained) != [0, 2, 3]:
     failures.append(f"rerun trained {sorted(trained)}, expected the failed points 2, 3 and the unfinished 0")
 if "resuming from" not in result.stdout:
     failures.append("the rerun of the unfinished point did not resume from its checkpoint")
+
+# A stop signal (SIGUSR1 through mpirun, as Slurm sends before the time limit): the points in
+# progress checkpoint and stop, no more are handed out, the sweep exits 75; the rerun (the
+# requeued job) resumes those and trains the rest, each once.
+sweep_file = os.path.join(work, "stop.yaml")
+with open(sweep_file, "w") as f:
+    yaml.safe_dump({"grid": {"train.estimator": ESTIMATORS}, "groups": 2}, f)
+sweep_dir = os.path.join(work, "stop")
+overrides = [*FAST, "train.max_steps=1500", "run.ckpt_every=0", f"run.dir={sweep_dir}"]
+process = subprocess.Popen([mpiexec, *MPI_FLAGS, "-np", "2", gsvae, "sweep", sweep_file, *overrides],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+started, steps_seen = 0, 0
+for line in process.stdout:  # both groups on a point, and some steps of it
+    started += line.startswith("sweep: group")
+    steps_seen += started == 2 and line.startswith("step")
+    if steps_seen >= 20:
+        break
+process.send_signal(signal.SIGUSR1)
+out, err = process.communicate(timeout=300)
+states = {index: state for index, (state, _) in listed(sweep_file, *overrides).items()}
+print(f"after the stop signal: exit {process.returncode}, points {states}")
+if process.returncode != 75:
+    failures.append(f"stopped sweep exited {process.returncode}, expected 75:\n{err[-2000:]}")
+if "running" in states.values() or "interrupted" not in states.values() or "todo" not in states.values():
+    failures.append(f"after the stop signal the points are {states}: expected interrupted ones, points to do, none running")
+trained, _, result = sweep(2, sweep_file, *overrides)
+if sorted(trained) != sorted(p for p, state in states.items() if state != "done"):
+    failures.append(f"the rerun after the stop trained {sorted(trained)}, the points not done were {states}")
+if result.stdout.count("resuming from") != list(states.values()).count("interrupted"):
+    failures.append(f"the rerun resumed {result.stdout.count('resuming from')} point(s), {states} were interrupted")
+if {state for state, _ in listed(sweep_file, *overrides).values()} != {"done"}:
+    failures.append(f"after the rerun: {listed(sweep_file, *overrides)}")
 
 if failures:
     sys.exit("\n".join(failures))
