@@ -6,6 +6,7 @@ mkdir -p "$work" && cd "$work" || exit 1
 printf 'not hdf5' > junk.h5
 printf 'grid: [1, 2]\n' > bad_sweep.yaml
 printf 'base: {train.batch: 10}\ngrid: {tau.rate: [0.1]}\nfrobnicate: 1\n' > unknown_key.yaml
+printf 'base: {train.batch: 10}\ngrid: {tau.rate: [0.1]}\nhandout: greedy\n' > bad_handout.yaml
 status=0
 expect() { # expect CODE PATTERN COMMAND...
   code=$1 pattern=$2; shift 2
@@ -22,5 +23,9 @@ expect 2 "usage: gsvae plot" "$gsvae" plot
 expect 2 "'grid' must be a mapping" "$gsvae" sweep bad_sweep.yaml --list
 expect 2 "unknown key 'frobnicate'" "$gsvae" sweep unknown_key.yaml --list
 expect 2 "cannot read sweep file" "$gsvae" sweep nothing.yaml --list
+expect 2 "'handout: greedy': expected dynamic (the default) or static" "$gsvae" sweep bad_handout.yaml --list
 expect 2 "no run directories" "$gsvae" compare .
+expect 2 "--sort 'bogus': expected test, best, relaxed, unrelaxed or iw" "$gsvae" compare . --sort bogus
+expect 2 "--sort iw needs --iw K" "$gsvae" compare . --sort iw
+expect 2 "--best '0': expected a positive integer" "$gsvae" compare . --best 0
 exit $status

@@ -435,7 +435,13 @@ static void test_graphs(void) {
 /* Without and with train.deterministic (8 chunks folded in order): the communicator with one
  * rank, in a graph and eager, equals none; and a deterministic run repeated gives the same bits. */
 static void test_nccl(void) {
-  gsvae_cuda_select_device(MPI_COMM_WORLD, 0, GSVAE_COMM_NCCL);
+  gsvae_node_placement placement = gsvae_node_placement_find(MPI_COMM_WORLD);
+  char err[GSVAE_ERR_LEN];
+  if (gsvae_cuda_select_device(&placement, MPI_COMM_WORLD, GSVAE_COMM_NCCL, err) < 0) {
+    printf("gpu_nccl: %s\n", err);
+    failures++;
+    return;
+  }
   for (int deterministic = 0; deterministic < 2; deterministic++) {
     fixture f;
     fixture_init(&f, (estimator_case){GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "gs"}, GSVAE_BINARIZE_DYNAMIC);

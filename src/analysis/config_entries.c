@@ -85,7 +85,7 @@ int gsvae_config_entries(const gsvae_config *config, gsvae_config_entry **entrie
 
 static bool describes_location(const char *key) { return !strcmp(key, "run.dir") || !strcmp(key, "run.resume"); }
 
-void gsvae_run_labels(const gsvae_run *runs, int count, char **labels, size_t size) {
+void gsvae_run_labels(const gsvae_run *runs, int count, const char *key_prefix, char **labels, size_t size) {
   gsvae_config_entry **entries = mallocCheck((size_t)count * sizeof *entries);
   int *entry_counts = mallocCheck((size_t)count * sizeof *entry_counts);
   for (int r = 0; r < count; r++) {
@@ -95,6 +95,7 @@ void gsvae_run_labels(const gsvae_run *runs, int count, char **labels, size_t si
   /* Every run flattens the same table, so entry i is the same key in every run. */
   for (int i = 0; count > 1 && i < entry_counts[0]; i++) {
     if (describes_location(entries[0][i].key)) continue;
+    if (key_prefix && strncmp(entries[0][i].key, key_prefix, strlen(key_prefix))) continue;
     bool differs = false;
     for (int r = 1; r < count; r++)
       differs |= i >= entry_counts[r] || strcmp(entries[r][i].value, entries[0][i].value);

@@ -19,6 +19,7 @@ int gsvae_yaml_mapping_entries(yaml_document_t *doc, yaml_node_t *mapping, gsvae
 /* A scalar as its text, a sequence of scalars (model.hidden) as "[a, b]"; else "". */
 void gsvae_yaml_render_value(yaml_document_t *doc, yaml_node_t *node, char *out, size_t size);
 /* Names each run by the keys whose values differ between the runs (run.dir and run.resume
- * left out): "tau.rate=1e-4 train.estimator=st"; a lone run is named by its directory, runs
- * that differ only in where they are by their file. labels[i] holds `size` chars. */
-void gsvae_run_labels(const gsvae_run *runs, int count, char **labels, size_t size);
+ * left out; only keys starting with key_prefix unless it is NULL): "tau.rate=1e-4
+ * train.estimator=st"; a lone run is named by its directory, runs that differ in no such key by
+ * their file. labels[i] holds `size` chars. */
+void gsvae_run_labels(const gsvae_run *runs, int count, const char *key_prefix, char **labels, size_t size);

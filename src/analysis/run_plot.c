@@ -1,6 +1,6 @@
 /* The curves of one or more runs as a PLplot picture (run_plot.h): relaxed (solid) and unrelaxed
- * (dashed) training loss, test loss (circles), tau (dotted, right axis), one colour per run, a
- * legend naming each run by the config keys that differ between the runs. */
+ * (dashed) training loss, test loss (circles), tau (dotted, right axis), one colour per run (or
+ * per tau schedule), a legend naming each by the config keys that differ between them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +52,7 @@ static void widen(double *low, double *high, const double *values, size_t from, 
 
 /* The first tenth of the steps (the drop from the initial loss) is left off the loss axis so
  * that the differences between runs, which come later, are visible. */
-static plot_ranges find_ranges(const gsvae_run *runs, int count) {
+static plot_ranges find_ranges(const gsvae_run *runs, int count, const gsvae_run *tau_runs, int tau_count) {
   plot_ranges r = {1.0, INFINITY, -INFINITY, 0.0};
   double tau_low = INFINITY, x_low = INFINITY;
   for (int i = 0; i < count; i++) {
@@ -64,6 +64,8 @@ static plot_ranges find_ranges(const gsvae_run *runs, int count) {
     widen(&r.y_min, &r.y_max, epochs->columns[GSVAE_EPOCH_TEST_LOSS], 0, epochs->rows);
     widen(&tau_low, &r.tau_max, steps->columns[GSVAE_STEP_TAU], 0, steps->rows);
   }
+  for (int i = 0; i < tau_count; i++)
+    widen(&tau_low, &r.tau_max, tau_runs[i].curves.steps.columns[GSVAE_STEP_TAU], 0, tau_runs[i].curves.steps.rows);
   double margin = 0.05 * (r.y_max - r.y_min) + 1e-3 * fabs(r.y_max) + 1e-9;
   r.y_min -= margin;
   r.y_max += margin;
@@ -72,7 +74,16 @@ static plot_ranges find_ranges(const gsvae_run *runs, int count) {
   return r;
 }
 
-static void draw_run(const gsvae_run *run, int colour, const plot_ranges *r) {
+static void draw_tau(const gsvae_run *run, int colour, const plot_ranges *r) {
+  const gsvae_curve_table *steps = &run->curves.steps;
+  plcol0(colour);
+  plwind(0.0, r->x_max, 0.0, r->tau_max);
+  set_dashes(TAU_DOTS);
+  gsvae_plot_line_finite((int)steps->rows, steps->columns[GSVAE_STEP_STEP], steps->columns[GSVAE_STEP_TAU]);
+  pllsty(1);
+}
+
+static void draw_run(const gsvae_run *run, int colour, bool with_tau, const plot_ranges *r) {
   const gsvae_curve_table *steps = &run->curves.steps, *epochs = &run->curves.epochs;
   const double *x = steps->columns[GSVAE_STEP_STEP];
   int n = (int)steps->rows;
@@ -91,24 +102,32 @@ static void draw_run(const gsvae_run *run, int colour, const plot_ranges *r) {
   for (size_t e = 0; e < epochs->rows; e++)
     if (isfinite(test[e])) plpoin(1, epoch_x + e, test + e, 4);
   free(epoch_x);
-  plwind(0.0, r->x_max, 0.0, r->tau_max);
-  set_dashes(TAU_DOTS);
-  gsvae_plot_line_finite(n, x, steps->columns[GSVAE_STEP_TAU]);
-  pllsty(1);
+  if (with_tau) draw_tau(run, colour, r);
 }
 
-int gsvae_plot_runs(const gsvae_run *runs, int count, const char *path, char *err) {
-  plot_ranges r = find_ranges(runs, count);
+int gsvae_plot_runs(const gsvae_run *runs, int count, const gsvae_run *tau_runs, int tau_count, const char *path,
+                    char *err) {
+  plot_ranges r = find_ranges(runs, count, tau_runs, tau_count);
   if (!isfinite(r.y_min) || !isfinite(r.y_max))
     return gsvae_errorf(err, "%s: no finite losses logged yet, nothing to plot", count == 1 ? runs[0].file : "the runs");
-  /* The legend goes below the axes, one row per run: the page grows by a row's height per run. */
-  const int legend_row_px = 34, page_height = 760 + legend_row_px * count;
+  /* The legend goes below the axes, one row per run and per tau schedule: the page grows by a
+   * row's height for each. */
+  const int legend_row_px = 34, entries = count + tau_count, page_height = 760 + legend_row_px * entries;
   if (gsvae_plot_open(path, 1200, page_height, err)) return -1;
-  char **labels = mallocCheck((size_t)count * sizeof *labels);
-  for (int i = 0; i < count; i++) labels[i] = mallocCheck(LABEL_LEN);
-  gsvae_run_labels(runs, count, labels, LABEL_LEN);
+  char **labels = mallocCheck((size_t)entries * sizeof *labels);
+  for (int i = 0; i < entries; i++) labels[i] = mallocCheck(LABEL_LEN);
+  gsvae_run_labels(runs, count, NULL, labels, LABEL_LEN);
+  if (tau_count) {
+    char **tau_labels = labels + count;
+    gsvae_run_labels(tau_runs, tau_count, "tau.", tau_labels, LABEL_LEN);
+    for (int i = 0; i < tau_count; i++) {
+      char label[LABEL_LEN];
+      snprintf(label, sizeof label, "#gt %s", tau_count > 1 ? tau_labels[i] : "of every run");
+      snprintf(tau_labels[i], LABEL_LEN, "%s", label);
+    }
+  }
   pladv(0);
-  double legend_height = (double)(legend_row_px * count) / page_height;
+  double legend_height = (double)(legend_row_px * entries) / page_height;
   plvpor(0.10, 0.89, 0.14 + legend_height, 0.90);
   plcol0(1);
   plwind(0.0, r.x_max, r.y_min, r.y_max);
@@ -119,16 +138,18 @@ int gsvae_plot_runs(const gsvae_run *runs, int count, const char *path, char *er
   plwind(0.0, r.x_max, 0.0, r.tau_max);
   plbox("", 0.0, 0, "cmstv", 0.0, 0);
   plmtex("r", 4.0, 0.5, 0.5, "temperature #gt");
-  for (int i = 0; i < count; i++) draw_run(&runs[i], FIRST_RUN_COLOUR + i % RUN_COLOURS, &r);
+  for (int i = 0; i < count; i++) draw_run(&runs[i], FIRST_RUN_COLOUR + i % RUN_COLOURS, !tau_runs, &r);
+  for (int i = 0; i < tau_count; i++) draw_tau(&tau_runs[i], FIRST_RUN_COLOUR + (count + i) % RUN_COLOURS, &r);
 
-  gsvae_plot_legend(count, (const char *const *)labels, count, 1, 0.09);
+  gsvae_plot_legend(entries, (const char *const *)labels, entries, 1, 0.09);
   plend();
-  for (int i = 0; i < count; i++) free(labels[i]);
+  for (int i = 0; i < entries; i++) free(labels[i]);
   free(labels);
   return 0;
 }
 #else
-int gsvae_plot_runs(const gsvae_run *runs, int count, const char *path, char *err) {
+int gsvae_plot_runs(const gsvae_run *runs, int count, const gsvae_run *tau_runs, int tau_count, const char *path,
+                    char *err) {
   return gsvae_plot_open(path, 0, 0, err);
 }
 #endif

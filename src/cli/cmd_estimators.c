@@ -13,6 +13,7 @@
 #include "model/backend.h"
 #include "core/check.h"
 #include "comm/comm.h"
+#include "comm/node_placement.h"
 #include "cli/cli.h"
 #include "cpu/model_math.h"
 #include "cpu/reference_gradient.h"
@@ -408,7 +409,7 @@ int gsvae_cmd_estimators(int argc, char **argv) {
   else taus[0] = isfinite(run.tau) && run.tau > 0 ? run.tau : run.config.tau_init;
   if (tau_count < 0) gsvae_fail(GSVAE_EXIT_USAGE, "estimators: %s", err);
   gsvae_float_mode_set(run.config.train_flush_denormals);
-  gsvae_share_cores_among_local_ranks();
+  gsvae_share_cores_among_local_ranks(gsvae_node_placement_find(MPI_COMM_WORLD).local_ranks);
   if (gsvae_run_load_split(&run.config, !strcmp(args.split, "test"), &data, err))
     gsvae_fail(GSVAE_EXIT_DATA, "estimators: %s", err);
 

@@ -18,7 +18,7 @@ int gsvae_cmd_plot(int argc, char **argv) {
     else if (gsvae_run_open(&runs[count++], argv[i], false, err)) gsvae_fail(GSVAE_EXIT_USAGE, "%s", err);
   }
   if (!count || !out) gsvae_fail(GSVAE_EXIT_USAGE, "plot: usage: gsvae plot PATH... -o FILE.png|FILE.svg");
-  if (gsvae_plot_runs(runs, count, out, err)) gsvae_fail(GSVAE_EXIT_USAGE, "%s", err);
+  if (gsvae_plot_runs(runs, count, NULL, 0, out, err)) gsvae_fail(GSVAE_EXIT_USAGE, "%s", err);
   printf("%d run(s) -> %s\n", count, out);
   for (int i = 0; i < count; i++) gsvae_run_free(&runs[i]);
   free(runs);

@@ -1,221 +1,166 @@
-/* `gsvae sweep SWEEP.yaml [--point I | --list] [key=value ...]`: a grid of configs trained
- * under one mpirun. The world is split into groups; group g trains points g, g+groups, ...
- * data-parallel on its ranks into <run.dir>/<point-name>/. SWEEP.yaml:
- *   base: jang_anneal.yaml        # a config file (relative to SWEEP.yaml) or an inline mapping
- *   grid: {tau.rate: [1e-5, 1e-4], train.estimator: [gs, st]}   # the last key varies fastest
- *   set: {run.dir: results/sweep} # optional keys applied after the base (dotted or nested)
- *   groups: 2                     # optional; default min(points, ranks)
+/* `gsvae sweep SWEEP.yaml [--point I | --list] [key=value ...]`: a grid of configs (sweep_spec.h)
+ * trained under one mpirun. The world is split into groups; each group trains points
+ * data-parallel on its ranks into <run.dir>/<point-name>/, taking the next untrained point as it
+ * frees up (or, with `handout: static`, points g, g + groups, ...). Each point's state is kept in
+ * its directory (train/point_status.h): points done at the steps their config asks for are
+ * skipped, failed and unfinished ones trained (interrupted ones resume from their checkpoints).
  * --point I trains point I alone on all ranks (one Slurm array task per point); --list prints
- * each point's index, name and overrides. */
-#include <libgen.h>
+ * each point's index, state, name and overrides. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
-#include "analysis/config_entries.h"
 #include "analysis/run_read.h"
 #include "core/check.h"
+#include "core/files.h"
+#include "core/signals.h"
 #include "comm/comm.h"
+#include "comm/node_placement.h"
+#include "comm/shared_counter.h"
+#include "model/layout.h"
 #include "cli/cli.h"
+#include "cli/sweep_spec.h"
+#include "train/point_status.h"
 #include "train/train.h"
 
-enum { MAX_SWEPT_KEYS = 16, MAX_VALUES = 64, VALUE_LEN = 256 };
-
+/* What world rank 0 decides before any group trains, broadcast to every rank. */
 typedef struct {
-  char base_path[GSVAE_PATH_LEN]; /* empty: an inline base (or none) */
-  int base_count;                 /* inline base, then `set:`, as key=value overrides */
-  char **base_overrides;
-  int key_count;
-  char keys[MAX_SWEPT_KEYS][64];
-  int value_count[MAX_SWEPT_KEYS];
-  char values[MAX_SWEPT_KEYS][MAX_VALUES][VALUE_LEN];
-  int groups;                     /* 0: min(points, ranks) */
-  int point_count;
-} sweep_spec;
+  int pending_count;  /* points to train, in hand-out order */
+  int *pending;       /* point indices (from `first`) */
+  long *steps;        /* per point: the steps its config asks for */
+  long *train_images; /* per point: its data's training images */
+  int skipped;        /* points already done */
+} sweep_plan;
 
-static yaml_node_t *mapping_value(yaml_document_t *doc, yaml_node_t *mapping, const char *name) {
-  for (yaml_node_pair_t *pair = mapping->data.mapping.pairs.start; pair < mapping->data.mapping.pairs.top; pair++) {
-    yaml_node_t *key = yaml_document_get_node(doc, pair->key);
-    if (key && key->type == YAML_SCALAR_NODE && !strcmp((const char *)key->data.scalar.value, name))
-      return yaml_document_get_node(doc, pair->value);
-  }
-  return NULL;
+/* A point is done when its file says so for the steps its config asks for now (more epochs
+ * later: it resumes from its last checkpoint and goes on). */
+static bool is_done(const gsvae_point_status *status, const gsvae_config *config) {
+  return status->state == GSVAE_POINT_DONE && gsvae_train_total_steps(config, status->train_images) == status->steps;
 }
 
-static char *join_override(const char *key, const char *value) {
-  size_t size = strlen(key) + strlen(value) + 2;
-  char *text = mallocCheck(size);
-  snprintf(text, size, "%s=%s", key, value);
-  return text;
+/* The expected cost of a point relative to the others, to hand out the longest first (a long
+ * point started last keeps one group busy while the others idle): images trained x parameters
+ * x the estimator's cost per image relative to gs (bench/estimators/results/estimator_cost.md):
+ * sf decodes S samples per input, 1 + (S - 1)/4 (3.25 at S = 10; 3.5 measured); grmck draws K
+ * conditional samples, 1 + K/100 (2 at K = 100; 2.0 measured); the others 1 (0.8 to 1.0 measured). */
+static double expected_cost(const gsvae_config *config, long steps, int input_dim) {
+  gsvae_layout layout;
+  gsvae_layout_build(&layout, input_dim, config);
+  double per_image = 1.0, samples = config->train_estimator_samples;
+  if (config->train_estimator == GSVAE_ESTIMATOR_SF) per_image = 1.0 + (samples - 1.0) / 4.0;
+  if (config->train_estimator == GSVAE_ESTIMATOR_GRMCK) per_image = 1.0 + samples / 100.0;
+  return (double)steps * config->train_batch * (double)layout.param_count * per_image;
 }
 
-static int read_grid(const char *path, yaml_document_t *doc, yaml_node_t *grid, sweep_spec *spec, char *err) {
-  if (!grid || grid->type != YAML_MAPPING_NODE)
-    return gsvae_errorf(err, "%s: 'grid' must be a mapping of config keys to lists of values", path);
-  spec->point_count = 1;
-  for (yaml_node_pair_t *pair = grid->data.mapping.pairs.start; pair < grid->data.mapping.pairs.top; pair++) {
-    yaml_node_t *key = yaml_document_get_node(doc, pair->key), *list = yaml_document_get_node(doc, pair->value);
-    if (spec->key_count == MAX_SWEPT_KEYS) return gsvae_errorf(err, "%s: more than %d grid keys", path, MAX_SWEPT_KEYS);
-    if (!key || key->type != YAML_SCALAR_NODE || key->data.scalar.length >= sizeof spec->keys[0])
-      return gsvae_errorf(err, "%s: a grid key must be a dotted config key such as tau.rate", path);
-    int k = spec->key_count++;
-    snprintf(spec->keys[k], sizeof spec->keys[k], "%s", (const char *)key->data.scalar.value);
-    if (!list || list->type != YAML_SEQUENCE_NODE || list->data.sequence.items.top == list->data.sequence.items.start)
-      return gsvae_errorf(err, "%s: grid.%s must be a non-empty list of values, e.g. [1e-5, 1e-4]", path, spec->keys[k]);
-    for (yaml_node_item_t *item = list->data.sequence.items.start; item < list->data.sequence.items.top; item++) {
-      if (spec->value_count[k] == MAX_VALUES)
-        return gsvae_errorf(err, "%s: grid.%s has more than %d values", path, spec->keys[k], MAX_VALUES);
-      yaml_node_t *value = yaml_document_get_node(doc, *item);
-      char *text = spec->values[k][spec->value_count[k]++];
-      gsvae_yaml_render_value(doc, value, text, VALUE_LEN);
-      if (!value || value->type == YAML_MAPPING_NODE || !text[0])
-        return gsvae_errorf(err, "%s: grid.%s: each value must be a scalar (or a list for model.hidden)", path,
-                            spec->keys[k]);
-    }
-    spec->point_count *= spec->value_count[k];
-  }
-  if (!spec->key_count) return gsvae_errorf(err, "%s: 'grid' has no keys", path);
-  return 0;
+static const double *sort_costs; /* qsort has no context argument */
+
+static int by_cost_descending(const void *a, const void *b) {
+  int p = *(const int *)a, q = *(const int *)b;
+  if (sort_costs[p] != sort_costs[q]) return sort_costs[p] < sort_costs[q] ? 1 : -1;
+  return p - q; /* equal costs: grid order */
 }
 
-static void append_overrides(yaml_document_t *doc, yaml_node_t *mapping, sweep_spec *spec) {
-  gsvae_config_entry *entries;
-  int count = gsvae_yaml_mapping_entries(doc, mapping, &entries);
-  spec->base_overrides = realloc(spec->base_overrides, (size_t)(spec->base_count + count + 1) * sizeof(char *));
-  if (!spec->base_overrides) gsvae_abort(GSVAE_EXIT_RUNTIME, "out of memory reading the sweep file");
-  for (int i = 0; i < count; i++) spec->base_overrides[spec->base_count++] = join_override(entries[i].key, entries[i].value);
-  free(entries);
-}
-
-static int read_base(const char *path, yaml_document_t *doc, yaml_node_t *base, sweep_spec *spec, char *err) {
-  if (!base) return 0;
-  if (base->type == YAML_SCALAR_NODE) {
-    const char *file = (const char *)base->data.scalar.value;
-    char copy[GSVAE_PATH_LEN];
-    snprintf(copy, sizeof copy, "%s", path);
-    if (file[0] == '/') snprintf(spec->base_path, sizeof spec->base_path, "%s", file);
-    else snprintf(spec->base_path, sizeof spec->base_path, "%.2000s/%.2000s", dirname(copy), file);
-    return 0;
-  }
-  if (base->type != YAML_MAPPING_NODE)
-    return gsvae_errorf(err, "%s: 'base' must be a config file name or a mapping of config keys", path);
-  append_overrides(doc, base, spec);
-  return 0;
-}
-
-static int load_spec(const char *path, sweep_spec *spec, char *err) {
-  memset(spec, 0, sizeof *spec);
-  FILE *file = fopen(path, "rb");
-  if (!file) return gsvae_errorf(err, "cannot read sweep file '%s'", path);
-  yaml_parser_t parser;
-  yaml_document_t doc;
-  if (!yaml_parser_initialize(&parser)) gsvae_abort(GSVAE_EXIT_RUNTIME, "libyaml: cannot initialize a parser");
-  yaml_parser_set_input_file(&parser, file);
-  int status = 0;
-  if (!yaml_parser_load(&parser, &doc)) {
-    status = gsvae_errorf(err, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                          parser.problem ? parser.problem : "invalid YAML");
-    yaml_parser_delete(&parser);
-    fclose(file);
-    return status;
-  }
-  yaml_node_t *root = yaml_document_get_root_node(&doc);
-  if (!root || root->type != YAML_MAPPING_NODE) {
-    status = gsvae_errorf(err, "%s: expected a mapping with 'base', 'grid' and optionally 'groups'", path);
-  } else {
-    for (yaml_node_pair_t *pair = root->data.mapping.pairs.start; !status && pair < root->data.mapping.pairs.top; pair++) {
-      yaml_node_t *key = yaml_document_get_node(&doc, pair->key);
-      const char *name = key && key->type == YAML_SCALAR_NODE ? (const char *)key->data.scalar.value : "?";
-      if (strcmp(name, "base") && strcmp(name, "set") && strcmp(name, "grid") && strcmp(name, "groups"))
-        status = gsvae_errorf(err, "%s: unknown key '%s' (expected base, set, grid, groups)", path, name);
-    }
-    if (!status) status = read_base(path, &doc, mapping_value(&doc, root, "base"), spec, err);
-    yaml_node_t *set = mapping_value(&doc, root, "set");
-    if (!status && set && set->type != YAML_MAPPING_NODE)
-      status = gsvae_errorf(err, "%s: 'set' must be a mapping of config keys to values", path);
-    else if (!status && set) append_overrides(&doc, set, spec);
-    if (!status) status = read_grid(path, &doc, mapping_value(&doc, root, "grid"), spec, err);
-    yaml_node_t *groups = mapping_value(&doc, root, "groups");
-    if (!status && groups) {
-      char *end = "";
-      if (groups->type == YAML_SCALAR_NODE) spec->groups = (int)strtol((const char *)groups->data.scalar.value, &end, 10);
-      if (*end || spec->groups < 1) status = gsvae_errorf(err, "%s: 'groups' must be a positive integer", path);
-    }
-  }
-  yaml_document_delete(&doc);
-  yaml_parser_delete(&parser);
-  fclose(file);
-  return status;
-}
-
-/* Point p's value index for key k: the last key varies fastest. */
-static int value_index(const sweep_spec *spec, int point, int key) {
-  for (int k = spec->key_count - 1; k > key; k--) point /= spec->value_count[k];
-  return point % spec->value_count[key];
-}
-
-/* "tau.rate-1e-4_train.estimator-st": the swept keys and values, path-safe. */
-static void point_name(const sweep_spec *spec, int point, char *out, size_t size) {
-  out[0] = '\0';
-  for (int k = 0; k < spec->key_count; k++) {
-    size_t used = strlen(out);
-    snprintf(out + used, size - used, "%s%s-%s", k ? "_" : "", spec->keys[k], spec->values[k][value_index(spec, point, k)]);
-  }
-  for (char *c = out; *c; c++)
-    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+-_", *c)) *c = '_';
-}
-
-/* The base, then the command line, then the point's values, then its run.dir. */
-static int point_config(const sweep_spec *spec, int point, int cli_count, char **cli, const char *sweep_dir,
-                        gsvae_config *config, char *err) {
-  int count = 0;
-  char **overrides = mallocCheck((size_t)(spec->base_count + cli_count + spec->key_count + 1) * sizeof(char *));
-  for (int i = 0; i < spec->base_count; i++) overrides[count++] = spec->base_overrides[i];
-  for (int i = 0; i < cli_count; i++) overrides[count++] = cli[i];
-  int first_owned = count;
-  for (int k = 0; k < spec->key_count; k++)
-    overrides[count++] = join_override(spec->keys[k], spec->values[k][value_index(spec, point, k)]);
-  char name[1024], dir[GSVAE_PATH_LEN];
-  point_name(spec, point, name, sizeof name);
-  snprintf(dir, sizeof dir, "%.3000s/%.1000s", sweep_dir, name);
-  overrides[count++] = join_override("run.dir", dir);
-  int status = gsvae_config_load(config, spec->base_path[0] ? spec->base_path : NULL, count, overrides, err);
-  for (int i = first_owned; i < count; i++) free(overrides[i]);
-  free(overrides);
-  return status;
-}
-
-/* Errors inside gsvae_train print on world rank 0 only; a group without it would fail
- * silently, so everything a point can get wrong alike is checked here first. */
-static void preflight(gsvae_config *configs, int count, int max_group_size) {
-  char err[GSVAE_ERR_LEN] = "";
-  int status = 0;
+/* On world rank 0: every point's data read once per data directory (so a bad one stops the sweep
+ * before anything trains), its steps, and the points left to train; 0, or an exit code with the
+ * reason in err. */
+static int make_plan(const gsvae_sweep_spec *spec, gsvae_config *configs, int count, int max_group_size,
+                     sweep_plan *plan, char *err) {
+  double *costs = callocCheck((size_t)count, sizeof *costs);
+  int *dims = callocCheck((size_t)count, sizeof *dims), status = 0;
   for (int p = 0; p < count && !status; p++) {
-    if (configs[p].train_batch < max_group_size)
-      status = gsvae_errorf(err, "point %s: train.batch=%d is smaller than a group's %d ranks", configs[p].run_dir,
-                            configs[p].train_batch, max_group_size);
-    bool seen = false;
-    for (int q = 0; q < p; q++) seen |= !strcmp(configs[q].data_dir, configs[p].data_dir);
-    if (!seen && gsvae_world_rank == 0 && !status) {
-      gsvae_dataset train, test;
-      status = gsvae_run_load_split(&configs[p], true, &test, err);
-      if (!status) {
-        gsvae_dataset_free(&test);
-        status = gsvae_run_load_split(&configs[p], false, &train, err);
-        if (!status) gsvae_dataset_free(&train);
-      }
+    if (configs[p].train_batch < max_group_size) {
+      status = GSVAE_EXIT_USAGE;
+      gsvae_errorf(err, "point %s: train.batch=%d is smaller than a group's %d ranks", configs[p].run_dir,
+                   configs[p].train_batch, max_group_size);
+      break;
     }
+    int seen = -1;
+    for (int q = 0; q < p && seen < 0; q++)
+      if (!strcmp(configs[q].data_dir, configs[p].data_dir)) seen = q;
+    if (seen >= 0) {
+      dims[p] = dims[seen];
+      plan->train_images[p] = plan->train_images[seen];
+    } else {
+      gsvae_dataset train, test;
+      if (gsvae_run_load_split(&configs[p], true, &test, err) || gsvae_run_load_split(&configs[p], false, &train, err)) {
+        status = GSVAE_EXIT_DATA;
+        break;
+      }
+      dims[p] = train.dim;
+      plan->train_images[p] = train.count;
+      gsvae_dataset_free(&train);
+      gsvae_dataset_free(&test);
+    }
+    plan->steps[p] = gsvae_train_total_steps(&configs[p], plan->train_images[p]);
+    costs[p] = expected_cost(&configs[p], plan->steps[p], dims[p]);
+    gsvae_point_status point;
+    char why[GSVAE_ERR_LEN];
+    if (gsvae_point_status_read(configs[p].run_dir, &point, why))
+      fprintf(stderr, "gsvae: warning: %s; training the point again\n", why);
+    else if (is_done(&point, &configs[p])) {
+      plan->skipped++;
+      continue;
+    }
+    plan->pending[plan->pending_count++] = p;
   }
-  mpiCheck(MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD));
-  if (status) gsvae_fail(GSVAE_EXIT_USAGE, "sweep: %s", err);
+  if (!status && spec->handout == GSVAE_HANDOUT_DYNAMIC) {
+    sort_costs = costs;
+    qsort(plan->pending, (size_t)plan->pending_count, sizeof *plan->pending, by_cost_descending);
+  }
+  free(costs);
+  free(dims);
+  return status;
+}
+
+/* Trains one point on its group, its state file written by the group's rank 0 before and after;
+ * a point that fails is recorded and reported, and the group goes on. */
+static int train_point(const gsvae_config *config, long steps, long train_images, const gsvae_train_options *options,
+                       int group_rank) {
+  char err[GSVAE_ERR_LEN], message[GSVAE_ERR_LEN];
+  gsvae_point_status status = {.state = GSVAE_POINT_RUNNING, .steps = steps, .train_images = train_images};
+  if (group_rank == 0 &&
+      (gsvae_mkdir_p(config->run_dir, err) || gsvae_point_status_write(config->run_dir, &status, err)))
+    gsvae_abort(GSVAE_EXIT_RUNTIME, "sweep: %s", err);
+  int code = gsvae_train(config, options, message);
+  if (group_rank != 0) return code;
+  status.state = code == GSVAE_EXIT_OK            ? GSVAE_POINT_DONE
+                 : code == GSVAE_EXIT_INTERRUPTED ? GSVAE_POINT_INTERRUPTED
+                                                  : GSVAE_POINT_FAILED;
+  status.exit_code = code;
+  snprintf(status.message, sizeof status.message, "%s", code == GSVAE_EXIT_INTERRUPTED ? "" : message);
+  if (gsvae_point_status_write(config->run_dir, &status, err)) gsvae_abort(GSVAE_EXIT_RUNTIME, "sweep: %s", err);
+  if (status.state == GSVAE_POINT_FAILED) {
+    fprintf(stderr, "sweep: point %s failed (exit %d): %s\n", config->run_dir, code, message);
+    fflush(stderr);
+  }
+  return code;
+}
+
+static void print_list(const gsvae_sweep_spec *spec, const gsvae_config *configs) {
+  for (int p = 0; p < spec->point_count; p++) {
+    char name[1024], err[GSVAE_ERR_LEN];
+    gsvae_point_status status;
+    gsvae_sweep_point_name(spec, p, name, sizeof name);
+    if (gsvae_point_status_read(configs[p].run_dir, &status, err)) gsvae_fail(GSVAE_EXIT_USAGE, "sweep: %s", err);
+    gsvae_point_state state = status.state == GSVAE_POINT_DONE && !is_done(&status, &configs[p]) ? GSVAE_POINT_TODO
+                                                                                                  : status.state;
+    printf("%d %-11s %s", p, gsvae_point_state_name(state), name);
+    for (int k = 0; k < spec->key_count; k++)
+      printf(" %s=%s", spec->keys[k], spec->values[k][gsvae_sweep_value_index(spec, p, k)]);
+    printf(" run.dir=%s", configs[p].run_dir);
+    if (status.state == GSVAE_POINT_FAILED) printf("  (exit %d: %s)", status.exit_code, status.message);
+    if (status.state == GSVAE_POINT_DONE && state == GSVAE_POINT_TODO)
+      printf("  (done at %ld steps; the config now asks for %ld)", status.steps,
+             gsvae_train_total_steps(&configs[p], status.train_images));
+    printf("\n");
+  }
 }
 
 int gsvae_cmd_sweep(int argc, char **argv) {
   const char *path = NULL;
   int only_point = -1, cli_count = 0;
   bool list = false;
-  char err[GSVAE_ERR_LEN];
+  char err[GSVAE_ERR_LEN] = "";
   for (int i = 0; i < argc; i++) list |= !strcmp(argv[i], "--list");
   if (!list) gsvae_mpi_start(&argc, &argv);
   char **cli = argv;
@@ -232,8 +177,8 @@ int gsvae_cmd_sweep(int argc, char **argv) {
   }
   if (!path) gsvae_fail(GSVAE_EXIT_USAGE, "sweep: usage: gsvae sweep SWEEP.yaml [--point I | --list] [key=value ...]");
 
-  static sweep_spec spec;
-  if (load_spec(path, &spec, err)) gsvae_fail(GSVAE_EXIT_USAGE, "%s", err);
+  static gsvae_sweep_spec spec;
+  if (gsvae_sweep_spec_load(path, &spec, err)) gsvae_fail(GSVAE_EXIT_USAGE, "%s", err);
   for (int i = 0; i < cli_count; i++)
     for (int k = 0; k < spec.key_count; k++)
       if (!strncmp(cli[i], spec.keys[k], strlen(spec.keys[k])) && cli[i][strlen(spec.keys[k])] == '=')
@@ -251,17 +196,11 @@ int gsvae_cmd_sweep(int argc, char **argv) {
   }
   gsvae_config *configs = mallocCheck((size_t)spec.point_count * sizeof *configs);
   for (int p = 0; p < spec.point_count; p++)
-    if (point_config(&spec, p, cli_count, cli, sweep_config.run_dir, &configs[p], err))
+    if (gsvae_sweep_point_config(&spec, p, cli_count, cli, sweep_config.run_dir, &configs[p], err))
       gsvae_fail(GSVAE_EXIT_USAGE, "%s: point %d: %s", path, p, err);
 
   if (list) {
-    for (int p = 0; p < spec.point_count; p++) {
-      char name[1024];
-      point_name(&spec, p, name, sizeof name);
-      printf("%d %s", p, name);
-      for (int k = 0; k < spec.key_count; k++) printf(" %s=%s", spec.keys[k], spec.values[k][value_index(&spec, p, k)]);
-      printf(" run.dir=%s\n", configs[p].run_dir);
-    }
+    print_list(&spec, configs);
     return GSVAE_EXIT_OK;
   }
   if (only_point >= spec.point_count)
@@ -272,41 +211,86 @@ int gsvae_cmd_sweep(int argc, char **argv) {
   if (groups > world)
     gsvae_fail(GSVAE_EXIT_USAGE, "sweep: %s asks for %d groups but there are %d ranks (mpirun -np N, N >= groups)", path,
                groups, world);
-  int group_index = (int)((long)gsvae_world_rank * groups / world);
-  MPI_Comm group;
-  mpiCheck(MPI_Comm_split(MPI_COMM_WORLD, group_index, gsvae_world_rank, &group));
-  int group_rank, group_size;
-  mpiCheck(MPI_Comm_rank(group, &group_rank));
-  mpiCheck(MPI_Comm_size(group, &group_size));
-  gsvae_group_rank = group_rank;
-  preflight(configs + first, points, (world + groups - 1) / groups);
-  if (gsvae_world_rank == 0)
-    printf("sweep %s: %d point(s) in %d group(s) over %d rank(s) -> %s\n", path, points, groups, world,
-           sweep_config.run_dir);
+  gsvae_signals_install(); /* a stop signal between points stops the hand-out instead of the process */
 
-  int *codes = callocCheck((size_t)points, sizeof(int));
-  for (int p = group_index; p < points; p += groups) {
+  /* Everything that needs the whole world, before it is split: the node view, the plan, the counter. */
+  gsvae_train_options options = {MPI_COMM_NULL, gsvae_node_placement_find(MPI_COMM_WORLD)};
+  sweep_plan plan = {0, callocCheck((size_t)points, sizeof(int)), callocCheck((size_t)points, sizeof(long)),
+                     callocCheck((size_t)points, sizeof(long)), 0};
+  int status = 0;
+  if (gsvae_world_rank == 0) status = make_plan(&spec, configs + first, points, (world + groups - 1) / groups, &plan, err);
+  mpiCheck(MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  if (status) gsvae_fail(status, "sweep: %s", err); /* gsvae_group_rank is still the world rank: rank 0 prints */
+  mpiCheck(MPI_Bcast(&plan.pending_count, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  mpiCheck(MPI_Bcast(&plan.skipped, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  mpiCheck(MPI_Bcast(plan.pending, points, MPI_INT, 0, MPI_COMM_WORLD));
+  mpiCheck(MPI_Bcast(plan.steps, points, MPI_LONG, 0, MPI_COMM_WORLD));
+  mpiCheck(MPI_Bcast(plan.train_images, points, MPI_LONG, 0, MPI_COMM_WORLD));
+  bool dynamic = spec.handout == GSVAE_HANDOUT_DYNAMIC;
+  gsvae_shared_counter counter;
+  if (dynamic) gsvae_shared_counter_create(&counter, MPI_COMM_WORLD);
+
+  int group_index = (int)((long)gsvae_world_rank * groups / world);
+  mpiCheck(MPI_Comm_split(MPI_COMM_WORLD, group_index, gsvae_world_rank, &options.mpi));
+  int group_rank, group_size;
+  mpiCheck(MPI_Comm_rank(options.mpi, &group_rank));
+  mpiCheck(MPI_Comm_size(options.mpi, &group_size));
+  gsvae_group_rank = group_rank;
+  if (gsvae_world_rank == 0) {
+    printf("sweep %s: %d point(s), %d done before, %d to train in %d group(s) over %d rank(s), %s hand-out -> %s\n",
+           path, points, plan.skipped, plan.pending_count, groups, world, dynamic ? "dynamic" : "static",
+           sweep_config.run_dir);
+    fflush(stdout);
+  }
+
+  /* outcomes[p]: 0 not trained here, else 1 + the exit code (a MAX over the world gathers them) */
+  int *outcomes = callocCheck((size_t)points, sizeof(int));
+  for (int taken = 0;; taken++) {
+    int slot = plan.pending_count; /* past the end: stop */
+    if (group_rank == 0 && !gsvae_signal_received())
+      slot = dynamic ? gsvae_shared_counter_next(&counter) : group_index + taken * groups;
+    mpiCheck(MPI_Bcast(&slot, 1, MPI_INT, 0, options.mpi));
+    if (slot >= plan.pending_count) break;
+    int p = plan.pending[slot];
     char name[1024];
-    point_name(&spec, first + p, name, sizeof name);
+    gsvae_sweep_point_name(&spec, first + p, name, sizeof name);
     if (group_rank == 0) {
       printf("sweep: group %d (%d ranks) trains point %d: %s\n", group_index, group_size, first + p, name);
       fflush(stdout);
     }
-    int code = gsvae_train(&configs[first + p], group);
-    if (group_rank == 0) codes[p] = code;
+    int code = train_point(&configs[first + p], plan.steps[p], plan.train_images[p], &options, group_rank);
+    if (group_rank == 0) outcomes[p] = 1 + code;
+    if (code == GSVAE_EXIT_INTERRUPTED) break;
   }
-  mpiCheck(MPI_Allreduce(MPI_IN_PLACE, codes, points, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
-  int exit_code = GSVAE_EXIT_OK;
+
+  if (dynamic) gsvae_shared_counter_free(&counter);
+  mpiCheck(MPI_Allreduce(MPI_IN_PLACE, outcomes, points, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+  /* 75 when any point is left to resume (so a Slurm job requeues), else the first failed point's code. */
+  int exit_code = GSVAE_EXIT_OK, failed = 0, left = 0;
+  for (int slot = 0; slot < plan.pending_count; slot++) {
+    int p = plan.pending[slot], code = outcomes[p] - 1;
+    if (code < 0 || code == GSVAE_EXIT_INTERRUPTED) left++;
+    else if (code != GSVAE_EXIT_OK) failed++;
+  }
   for (int p = 0; p < points; p++) {
-    if (codes[p] && gsvae_world_rank == 0) fprintf(stderr, "sweep: point %d (%s) exited %d\n", first + p, configs[first + p].run_dir, codes[p]);
-    if (codes[p] && !exit_code) exit_code = codes[p];
+    int code = outcomes[p] - 1;
+    if (code > 0 && code != GSVAE_EXIT_INTERRUPTED && gsvae_world_rank == 0)
+      fprintf(stderr, "sweep: point %d (%s) exited %d\n", first + p, configs[first + p].run_dir, code);
+    if (code > 0 && code != GSVAE_EXIT_INTERRUPTED && !exit_code) exit_code = code;
   }
-  if (gsvae_world_rank == 0) printf("sweep: done; compare with: gsvae compare %s\n", sweep_config.run_dir);
-  free(codes);
+  if (left) exit_code = GSVAE_EXIT_INTERRUPTED;
+  if (gsvae_world_rank == 0) {
+    printf("sweep: %d trained, %d failed, %d left to resume, %d done before; compare with: gsvae compare %s\n",
+           plan.pending_count - failed - left, failed, left, plan.skipped, sweep_config.run_dir);
+    fflush(stdout);
+  }
+  free(outcomes);
+  free(plan.pending);
+  free(plan.steps);
+  free(plan.train_images);
   free(configs);
-  for (int i = 0; i < spec.base_count; i++) free(spec.base_overrides[i]);
-  free(spec.base_overrides);
-  mpiCheck(MPI_Comm_free(&group));
+  gsvae_sweep_spec_free(&spec);
+  mpiCheck(MPI_Comm_free(&options.mpi));
   mpiCheck(MPI_Finalize());
   return exit_code;
 }

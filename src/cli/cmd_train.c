@@ -11,7 +11,9 @@ int gsvae_cmd_train(int argc, char **argv) {
   gsvae_config config;
   char err[GSVAE_ERR_LEN];
   if (gsvae_cli_load_config(argc, argv, &config, err)) gsvae_fail(GSVAE_EXIT_USAGE, "%s", err);
-  int code = gsvae_train(&config, MPI_COMM_WORLD);
+  gsvae_train_options options = {MPI_COMM_WORLD, gsvae_node_placement_find(MPI_COMM_WORLD)};
+  int code = gsvae_train(&config, &options, err);
+  if (err[0]) gsvae_fail(code, "%s", err);
   mpiCheck(MPI_Finalize());
   return code;
 }

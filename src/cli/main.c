@@ -42,8 +42,11 @@ static const gsvae_command commands[] = {
     {"plot", gsvae_cmd_plot, "PATH... -o FILE.png|FILE.svg",
      "Relaxed, unrelaxed and test loss of one or more runs in one picture, tau on a second axis."},
     {"sweep", gsvae_cmd_sweep, "SWEEP.yaml [--point I | --list] [key=value ...]",
-     "Trains a grid of configs under one mpirun, the world split into groups, into run.dir/<point>/."},
-    {"compare", gsvae_cmd_compare, "DIR [-o FILE.png]", "A sweep's runs sorted by final test loss, and their curves."},
+     "Trains a grid of configs under one mpirun into run.dir/<point>/, the world split into groups that take the "
+     "next point as they free up (longest first); skips points done, retries failed ones; --list shows each state."},
+    {"compare", gsvae_cmd_compare, "DIR [--sort test|best|relaxed|unrelaxed] [--best N] [-o FILE.png|FILE.svg]",
+     "A sweep's runs sorted by a column (final test loss by default), failed points last; the best N (5) runs' "
+     "curves and each tau schedule."},
     {"info", gsvae_cmd_info, "",
      "The version, what the binary was built with (CUDA, NCCL, MPI, HDF5, BLAS) and the GPUs each rank sees."},
     {"placement", gsvae_cmd_placement, "--ranks-per-node N --gpus G [--gpu-per-rank] [--separate-models] [CONFIG.yaml] [key=value ...]",

@@ -31,7 +31,7 @@ int gsvae_device_gpu_index(int local_rank, int local_ranks, int visible_gpus) {
 int gsvae_device_check_sharing(int local_ranks, const char (*ids)[GSVAE_GPU_ID_LEN], const int *model,
                                gsvae_comm_kind comm, char *err) {
   if (comm == GSVAE_COMM_MPI) return 0;
-  int gpus = 0; /* distinct GPUs the node's ranks took */
+  int gpus = 0; /* distinct GPUs the ranks took */
   for (int r = 0; r < local_ranks; r++) {
     if (!ids[r][0]) continue;
     bool first = true;
@@ -41,11 +41,11 @@ int gsvae_device_check_sharing(int local_ranks, const char (*ids)[GSVAE_GPU_ID_L
   for (int r = 0; r < local_ranks; r++)
     for (int s = r + 1; s < local_ranks; s++)
       if (ids[r][0] && model[r] == model[s] && !strcmp(ids[r], ids[s])) {
-        int sharing = 0; /* ranks of that model on this node */
+        int sharing = 0; /* ranks of that model */
         for (int q = 0; q < local_ranks; q++) sharing += ids[q][0] && model[q] == model[r];
         return gsvae_errorf(err,
-                            "node-local ranks %d and %d of one NCCL communicator would share GPU %s (%d ranks of "
-                            "it on this node, %d GPU%s): NCCL refuses that. Start at most one rank per GPU "
+                            "ranks %d and %d of one NCCL communicator would share GPU %s (%d ranks of it on %d "
+                            "GPU%s): NCCL refuses that. Start at most one rank per GPU "
                             "(mpirun -np, or Slurm's --ntasks-per-node with --gpus-per-task=1), or set "
                             "device.comm=mpi to let ranks share a GPU (slower: eager steps through host memory)",
                             r, s, ids[r], sharing, gpus, gpus == 1 ? "" : "s");

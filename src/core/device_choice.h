@@ -6,8 +6,9 @@
 #include <stdbool.h>
 #include "core/config.h"
 
-/* A GPU's identity across processes: its PCI bus id ("0000:3b:00.0"); "" for a CPU rank. */
-enum { GSVAE_GPU_ID_LEN = 32 };
+/* A GPU's identity across processes: its host and PCI bus id ("node17/0000:3b:00.0"); "" for a
+ * CPU rank. */
+enum { GSVAE_GPU_ID_LEN = 96 };
 
 /* 1: train on a GPU; 0: on the CPU, with the reason in `why` when device.backend=auto chose it
  * (e.g. no GPU visible), "" otherwise; -1: a usage error (device.backend=cuda and no GPU or no
@@ -21,9 +22,9 @@ int gsvae_device_use_gpu(gsvae_device_kind backend, bool cuda_built, int visible
  * rank one, and the bus ids say whether they differ. */
 int gsvae_device_gpu_index(int local_rank, int local_ranks, int visible_gpus);
 
-/* NCCL refuses two ranks of one communicator on one GPU. ids[r]: the GPU node-local rank r took
- * ("" on the CPU); model[r]: the communicator it joins (its sweep group; ranks training separate
- * models may share a GPU). Returns 0, or -1 with a message in err (GSVAE_ERR_LEN) naming the
- * ranks, the GPU, the counts and the fixes, unless comm is GSVAE_COMM_MPI, which shares. */
+/* NCCL refuses two ranks of one communicator on one GPU. ids[r]: the GPU rank r took ("" on the
+ * CPU); model[r]: the communicator it joins (ranks training separate models, such as sweep groups,
+ * may share a GPU). Returns 0, or -1 with a message in err (GSVAE_ERR_LEN) naming the ranks, the
+ * GPU, the counts and the fixes, unless comm is GSVAE_COMM_MPI, which shares. */
 int gsvae_device_check_sharing(int local_ranks, const char (*ids)[GSVAE_GPU_ID_LEN], const int *model,
                                gsvae_comm_kind comm, char *err);

@@ -2,7 +2,6 @@
  * per call (a step's pieces take milliseconds; starting a thread takes tens of microseconds, so
  * no pool is kept), and the BLAS threads each rank of a node takes. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
-#include <mpi.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
@@ -45,17 +44,12 @@ void gsvae_parallel_run(int workers, void (*body)(void *context, int worker), vo
 /* The BLAS would start one thread per core in every rank; share the node's cores instead,
  * unless the user said otherwise. A rank that mpirun or srun bound to some cores gets one thread
  * per core of its binding; an unbound rank gets its share of the node's cores, counted over the
- * world, not the run's communicator, since sweep groups share the node too. */
-void gsvae_share_cores_among_local_ranks(void) {
+ * world (comm/node_placement.h), not the run's communicator, since sweep groups share the node too. */
+void gsvae_share_cores_among_local_ranks(int local_ranks) {
   if (gsvae_blas_threads_from_env()) return;
-  MPI_Comm node;
-  int local_ranks = 1;
-  mpiCheck(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  mpiCheck(MPI_Comm_size(node, &local_ranks));
-  mpiCheck(MPI_Comm_free(&node));
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   cpu_set_t allowed;
   long bound = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : cores;
-  int threads = (int)(bound < cores ? bound : cores / local_ranks);
+  int threads = (int)(bound < cores ? bound : cores / (local_ranks > 0 ? local_ranks : 1));
   gsvae_blas_set_threads(threads > 0 ? threads : 1);
 }

@@ -10,6 +10,7 @@
 void gsvae_parallel_run(int workers, void (*body)(void *context, int worker), void *context);
 
 /* BLAS threads for a rank (unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS says): one per core of
- * its binding, or its share of the node's cores when unbound; for commands that compute under
- * mpirun beside train. */
-void gsvae_share_cores_among_local_ranks(void);
+ * its binding, or its share of the node's cores among `local_ranks` ranks when unbound (the world's
+ * ranks on the node, comm/node_placement.h); no MPI call. For train and the commands that compute
+ * under mpirun beside it. */
+void gsvae_share_cores_among_local_ranks(int local_ranks);

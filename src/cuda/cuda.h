@@ -5,17 +5,20 @@
 #include <mpi.h>
 #include <stddef.h>
 #include "comm/comm.h"
+#include "comm/node_placement.h"
 #include "core/config.h"
 #include "model/backend.h"
 
 /* GPUs visible to this process; 0 when there is no driver or no GPU (never aborts). */
 int gsvae_cuda_device_count(void);
-/* Picks this rank's GPU among the node's (core/device_choice.h: one per node-local rank of
- * `world`, or shared when there are fewer), checks that the binary runs on it, makes it current
- * and returns it. Collective over `world`; `model` names the communicator this rank will join
- * (ranks of different models may share a GPU); two ranks of one NCCL communicator on one GPU
- * end the job with exit 2 and the fix. */
-int gsvae_cuda_select_device(MPI_Comm world, int model, gsvae_comm_kind comm);
+/* Picks this rank's GPU from its place on the node, found over the world before any sweep split
+ * (core/device_choice.h: one per node-local rank, or shared when there are fewer), checks that the
+ * binary runs on it and makes it current; then the ranks of `run` (the communicator this rank
+ * trains with) compare their GPUs by host and PCI bus id: two of one NCCL communicator on one GPU
+ * are refused, unless comm is GSVAE_COMM_MPI (ranks of different sweep groups never meet here,
+ * so they may share). Returns the device, or -1 with the reason and the fix in err (a usage
+ * error, the same on every rank of `run`). Collective over `run` alone. */
+int gsvae_cuda_select_device(const gsvae_node_placement *placement, MPI_Comm run, gsvae_comm_kind comm, char *err);
 /* The architectures this binary was built for (CMAKE_CUDA_ARCHITECTURES, e.g. "80-real 90-real
  * 100-real 100-virtual"). */
 const char *gsvae_cuda_architectures(void);

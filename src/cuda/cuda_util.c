@@ -94,31 +94,34 @@ int gsvae_cuda_describe_image(int device, char *text, size_t size) {
   return 0;
 }
 
-int gsvae_cuda_select_device(MPI_Comm world, int model, gsvae_comm_kind comm) {
+int gsvae_cuda_select_device(const gsvae_node_placement *placement, MPI_Comm run, gsvae_comm_kind comm, char *err) {
   int count = gsvae_cuda_device_count();
   if (count == 0) gsvae_abort(GSVAE_EXIT_RUNTIME, "no GPU visible to this rank");
-  MPI_Comm node;
-  int local_rank = 0, local_ranks = 1;
-  mpiCheck(MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  mpiCheck(MPI_Comm_rank(node, &local_rank));
-  mpiCheck(MPI_Comm_size(node, &local_ranks));
-  int device = gsvae_device_gpu_index(local_rank, local_ranks, count);
-  char image[GSVAE_ERR_LEN];
-  if (gsvae_cuda_describe_image(device, image, sizeof image))
-    gsvae_abort(GSVAE_EXIT_USAGE, "GPU %d: %s", device, image);
-  cudaCheck(cudaSetDevice(device));
-  /* Which GPUs the node's ranks took, by bus id: a launcher may have shown each rank a different one. */
-  char (*ids)[GSVAE_GPU_ID_LEN] = callocCheck((size_t)local_ranks, GSVAE_GPU_ID_LEN);
-  int *models = callocCheck((size_t)local_ranks, sizeof(int));
-  char mine[GSVAE_GPU_ID_LEN];
-  cudaCheck(cudaDeviceGetPCIBusId(mine, sizeof mine, device));
-  mpiCheck(MPI_Allgather(mine, GSVAE_GPU_ID_LEN, MPI_CHAR, ids, GSVAE_GPU_ID_LEN, MPI_CHAR, node));
-  mpiCheck(MPI_Allgather(&model, 1, MPI_INT, models, 1, MPI_INT, node));
-  mpiCheck(MPI_Comm_free(&node));
-  char err[GSVAE_ERR_LEN];
-  int refused = gsvae_device_check_sharing(local_ranks, (const char (*)[GSVAE_GPU_ID_LEN])ids, models, comm, err);
+  int device = gsvae_device_gpu_index(placement->local_rank, placement->local_ranks, count);
+  err[0] = '\0';
+  char image[GSVAE_ERR_LEN - 64];
+  int refused = gsvae_cuda_describe_image(device, image, sizeof image);
+  if (refused) snprintf(err, GSVAE_ERR_LEN, "GPU %d: %s", device, image);
+  else cudaCheck(cudaSetDevice(device));
+  /* The run's ranks agree before comparing, so that none goes on alone. */
+  mpiCheck(MPI_Allreduce(MPI_IN_PLACE, &refused, 1, MPI_INT, MPI_MAX, run));
+  if (refused) {
+    if (!err[0]) snprintf(err, GSVAE_ERR_LEN, "another rank of this run has a GPU that runs none of this gsvae's code");
+    return -1;
+  }
+  /* Which GPU each rank of the run took, as host/bus id: a launcher may show each rank its own. */
+  int size;
+  mpiCheck(MPI_Comm_size(run, &size));
+  char (*ids)[GSVAE_GPU_ID_LEN] = callocCheck((size_t)size, GSVAE_GPU_ID_LEN);
+  int *models = callocCheck((size_t)size, sizeof(int)); /* one communicator: one model */
+  char mine[GSVAE_GPU_ID_LEN], host[MPI_MAX_PROCESSOR_NAME], bus[16];
+  int length = 0;
+  mpiCheck(MPI_Get_processor_name(host, &length));
+  cudaCheck(cudaDeviceGetPCIBusId(bus, sizeof bus, device));
+  snprintf(mine, sizeof mine, "%.*s/%s", (int)(GSVAE_GPU_ID_LEN - sizeof bus - 1), host, bus);
+  mpiCheck(MPI_Allgather(mine, GSVAE_GPU_ID_LEN, MPI_CHAR, ids, GSVAE_GPU_ID_LEN, MPI_CHAR, run));
+  refused = gsvae_device_check_sharing(size, (const char (*)[GSVAE_GPU_ID_LEN])ids, models, comm, err);
   free(ids);
   free(models);
-  if (refused) gsvae_abort(GSVAE_EXIT_USAGE, "%s", err);
-  return device;
+  return refused ? -1 : device;
 }

@@ -52,67 +52,113 @@ typedef struct {
   double seconds;
 } timed_sums;
 
-static void open_backend(trainer *t, MPI_Comm mpi) {
+/* Whether this rank trains on a GPU: 1, or 0 (why device.backend=auto chose the CPU goes to
+ * t->device_note, for the first line), or -1 with the reason in err. */
+static int wants_gpu(trainer *t, char *err) {
   const gsvae_config *config = t->config;
 #ifdef GSVAE_HAVE_CUDA
   int use_gpu = gsvae_device_use_gpu(config->device_backend, true, gsvae_cuda_device_count(), t->device_note);
 #else
   int use_gpu = gsvae_device_use_gpu(config->device_backend, false, 0, t->device_note);
 #endif
-  if (use_gpu < 0) gsvae_fail(GSVAE_EXIT_USAGE, "%s", t->device_note);
+  if (use_gpu < 0) {
+    snprintf(err, GSVAE_ERR_LEN, "%s", t->device_note);
+    return -1;
+  }
+  if (use_gpu && !config->train_flush_denormals)
+    return gsvae_errorf(err, "train.flush_denormals=false: the GPU kernels are built with nvcc -ftz=true and always "
+                        "flush subnormals; use device.backend=cpu for IEEE subnormals");
+  return use_gpu;
+}
+
+/* The node's cores and GPUs are shared by every sweep group: each rank's share comes from its
+ * place among the world's ranks on the node, found before any split, so nothing here calls a
+ * collective beyond `mpi`. 0, or a usage error's code with the reason in err (the same on every
+ * rank of `mpi`: the GPU's code missing, or ranks of one NCCL communicator on one GPU). */
+static int open_backend(trainer *t, bool gpu, MPI_Comm mpi, const gsvae_node_placement *placement, char *err) {
+  const gsvae_config *config = t->config;
 #ifdef GSVAE_HAVE_CUDA
-  if (use_gpu) {
-    if (!config->train_flush_denormals)
-      gsvae_fail(GSVAE_EXIT_USAGE, "train.flush_denormals=false: the GPU kernels are built with nvcc -ftz=true and "
-                 "always flush subnormals; use device.backend=cpu for IEEE subnormals");
-    /* the model this rank trains, named by its group's first world rank: ranks of different
-     * sweep groups may share a GPU */
-    int model = gsvae_world_rank;
-    mpiCheck(MPI_Bcast(&model, 1, MPI_INT, 0, mpi));
-    gsvae_cuda_select_device(MPI_COMM_WORLD, model, config->device_comm);
+  if (gpu) {
+    if (gsvae_cuda_select_device(placement, mpi, config->device_comm, err) < 0) return GSVAE_EXIT_USAGE;
     t->backend = gsvae_cuda_backend_create(config, &t->layout, &t->train, &t->test, t->max_rows, t->max_local_chunks);
     void *stream = gsvae_cuda_backend_stream(t->backend);
     t->comm = config->device_comm == GSVAE_COMM_MPI ? gsvae_mpi_staged_comm_create(mpi, stream, config->device_timeout)
                                                     : gsvae_nccl_comm_create(mpi, stream, config->device_timeout);
   }
+#else
+  (void)gpu; /* wants_gpu said 0 */
 #endif
   if (!t->backend) {
     gsvae_float_mode_set(config->train_flush_denormals); /* before the thread count: it restarts the pool */
-    gsvae_share_cores_among_local_ranks();
+    gsvae_share_cores_among_local_ranks(placement->local_ranks);
     t->backend = gsvae_cpu_backend_create(config, &t->layout, &t->train, &t->test, t->max_rows, t->max_local_chunks);
     t->comm = gsvae_mpi_comm_create(mpi);
   }
   /* the reduction inside the backend's update, so that on a GPU the whole step is one CUDA graph */
   t->backend->attach_comm(t->backend, t->comm);
+  return 0;
 }
 
-static void setup(trainer *t, const gsvae_config *config, MPI_Comm mpi) {
-  char err[GSVAE_ERR_LEN];
+long gsvae_train_total_steps(const gsvae_config *config, long train_count) {
+  long steps = (long)config->train_epochs * ((train_count + config->train_batch - 1) / config->train_batch);
+  return config->train_max_steps > 0 && config->train_max_steps < steps ? config->train_max_steps : steps;
+}
+
+/* This rank's checks before anything is built: 0, or an exit code with the reason in err. */
+static int load_and_check(trainer *t, int size, char *err) {
+  const gsvae_config *config = t->config;
+  if (gsvae_dataset_load_dir(config->data_dir, &t->train, &t->test, err)) return GSVAE_EXIT_DATA;
+  if (config->train_batch < size) {
+    gsvae_errorf(err, "train.batch=%d is smaller than the %d ranks: every rank needs a sample", config->train_batch,
+                 size);
+    return GSVAE_EXIT_USAGE;
+  }
+  if (config->train_deterministic && config->train_reduce_chunks < size) {
+    gsvae_errorf(err, "train.reduce_chunks=%d is less than the %d ranks: every rank needs a chunk (set "
+                 "train.reduce_chunks=%d or more, or train.deterministic=false)", config->train_reduce_chunks, size, size);
+    return GSVAE_EXIT_USAGE;
+  }
+  return 0;
+}
+
+/* The run's ranks agree on a failure any of them met, so that none goes on into a collective
+ * the others have left. A rank that failed while rank 0 did not prints its own reason. */
+static int agree_on_failure(int status, MPI_Comm mpi, int rank, char *err) {
+  int codes[2] = {status, rank == 0 ? status : 0}; /* any rank's, rank 0's */
+  mpiCheck(MPI_Allreduce(MPI_IN_PLACE, codes, 2, MPI_INT, MPI_MAX, mpi));
+  if (codes[0] && !codes[1]) {
+    if (status) fprintf(stderr, "gsvae: error on rank %d of this run: %s\n", rank, err);
+    else snprintf(err, GSVAE_ERR_LEN, "another rank of this run failed (its message is above)");
+  }
+  return codes[0];
+}
+
+/* 0, or an exit code with the reason in err (the same on every rank of `mpi`). */
+static int setup(trainer *t, const gsvae_config *config, MPI_Comm mpi, const gsvae_node_placement *placement,
+                 char *err) {
   memset(t, 0, sizeof *t);
   t->config = config;
-  if (gsvae_dataset_load_dir(config->data_dir, &t->train, &t->test, err)) gsvae_fail(GSVAE_EXIT_DATA, "%s", err);
+  int size, rank;
+  mpiCheck(MPI_Comm_size(mpi, &size));
+  mpiCheck(MPI_Comm_rank(mpi, &rank));
+  int status = load_and_check(t, size, err), gpu = 0;
+  if (!status && (gpu = wants_gpu(t, err)) < 0) status = GSVAE_EXIT_USAGE;
+  status = agree_on_failure(status, mpi, rank, err);
+  if (status) return status;
   if (config->data_binarize == GSVAE_BINARIZE_STATIC) {
     gsvae_dataset_binarize_static(&t->train, config->train_seed, 0);
     gsvae_dataset_binarize_static(&t->test, config->train_seed, 1);
   }
   gsvae_layout_build(&t->layout, t->train.dim, config);
-  int size;
-  mpiCheck(MPI_Comm_size(mpi, &size));
-  if (config->train_batch < size)
-    gsvae_fail(GSVAE_EXIT_USAGE, "train.batch=%d is smaller than the %d ranks: every rank needs a sample",
-               config->train_batch, size);
   t->steps_per_epoch = (t->train.count + config->train_batch - 1) / config->train_batch;
-  t->total_steps = (long)config->train_epochs * t->steps_per_epoch;
-  if (config->train_max_steps > 0 && config->train_max_steps < t->total_steps) t->total_steps = config->train_max_steps;
-  if (config->train_deterministic && config->train_reduce_chunks < size)
-    gsvae_fail(GSVAE_EXIT_USAGE, "train.reduce_chunks=%d is less than the %d ranks: every rank needs a chunk (set "
-               "train.reduce_chunks=%d or more, or train.deterministic=false)", config->train_reduce_chunks, size, size);
+  t->total_steps = gsvae_train_total_steps(config, t->train.count);
   gsvae_step_capacity(config, size, &t->max_rows, &t->max_local_chunks);
-  open_backend(t, mpi);
+  if ((status = open_backend(t, gpu == 1, mpi, placement, err))) return status;
 
   t->order = mallocCheck((size_t)t->train.count * sizeof(uint32_t));
   gsvae_curves_init(&t->curves);
   t->config_yaml = gsvae_config_to_yaml(config);
+  return 0;
 }
 
 /* Rank 0's choice of checkpoint by run.resume: 1 and *ckpt loaded, 0 for a fresh run, or -1
@@ -165,9 +211,8 @@ static void broadcast_floats(float *buffer, size_t count, MPI_Comm mpi) {
  * far. Only rank 0 reads the file and broadcasts it: one reader per run instead of one per
  * rank on a shared file system, and every rank surely starts from the same bytes even if the
  * directory changes meanwhile. The other ranks keep no curves (only rank 0 writes them). */
-static void restore(trainer *t, timed_sums *interval, timed_sums *epoch_totals) {
+static int restore(trainer *t, timed_sums *interval, timed_sums *epoch_totals, char *err) {
   const gsvae_config *config = t->config;
-  char err[GSVAE_ERR_LEN] = "";
   gsvae_checkpoint ckpt;
   memset(&ckpt, 0, sizeof ckpt);
   int status = 0;
@@ -177,7 +222,10 @@ static void restore(trainer *t, timed_sums *interval, timed_sums *epoch_totals) 
     status = pick_checkpoint(t, &ckpt, err);
   }
   mpiCheck(MPI_Bcast(&status, 1, MPI_INT, 0, t->comm->mpi));
-  if (status < 0) gsvae_fail(GSVAE_EXIT_CHECKPOINT, "%s", err);
+  if (status < 0) {
+    if (t->comm->rank != 0) snprintf(err, GSVAE_ERR_LEN, "rank 0 found no checkpoint to resume from");
+    return GSVAE_EXIT_CHECKPOINT;
+  }
   size_t n = t->layout.param_count;
   if (status == 1) {
     if (t->comm->rank != 0) {
@@ -220,6 +268,7 @@ static void restore(trainer *t, timed_sums *interval, timed_sums *epoch_totals) 
     gsvae_runfile_sync_curves(t->runfile, &t->curves);
     t->progress_bar = isatty(STDOUT_FILENO) && !gsvae_started_by_launcher;
   }
+  return 0;
 }
 
 /* Rank 0 writes the checkpoint of `steps_done` completed steps and prunes old ones; every rank
@@ -353,10 +402,11 @@ static void log_epoch_row(trainer *t, long epoch, const timed_sums *totals) {
   fflush(stdout);
 }
 
+/* Also after a failed setup or restore: whatever was built. */
 static void teardown(trainer *t) {
   if (t->runfile) gsvae_runfile_close(t->runfile);
-  t->comm->destroy(t->comm); /* first: the NCCL communicator works on the backend's stream */
-  t->backend->destroy(t->backend);
+  if (t->comm) t->comm->destroy(t->comm); /* first: the NCCL communicator works on the backend's stream */
+  if (t->backend) t->backend->destroy(t->backend);
   gsvae_curves_free(&t->curves);
   free(t->config_yaml);
   gsvae_dataset_free(&t->train);
@@ -364,12 +414,17 @@ static void teardown(trainer *t) {
   free(t->order);
 }
 
-int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
+int gsvae_train(const gsvae_config *config, const gsvae_train_options *options, char *err) {
   trainer t;
+  err[0] = '\0';
   gsvae_signals_install();
-  setup(&t, config, mpi);
   timed_sums interval = {0}, epoch_totals = {0};
-  restore(&t, &interval, &epoch_totals);
+  int status = setup(&t, config, options->mpi, &options->placement, err);
+  if (!status) status = restore(&t, &interval, &epoch_totals, err);
+  if (status) {
+    teardown(&t);
+    return status;
+  }
   if (t.comm->rank == 0)
     printf("gsvae: %d rank(s) on %s%s%s%s | %d train / %d test images | %zu parameters | %ld steps of %d\n",
            t.comm->size, t.backend->name, t.device_note[0] ? " (" : "", t.device_note, t.device_note[0] ? ")" : "",
@@ -414,11 +469,8 @@ int gsvae_train(const gsvae_config *config, MPI_Comm mpi) {
         mark = MPI_Wtime(); /* evaluation time is not training throughput */
       }
       if (read.bad_streak >= config->train_max_bad_steps) {
-        if (t.comm->rank == 0) clear_progress(&t);
-        if (t.comm->rank == 0)
-          fprintf(stderr, "gsvae: error: %ld non-finite steps in a row (train.max_bad_steps=%d): stopping; the "
-                  "checkpoints in %s/ckpt are from before the streak\n", read.bad_streak, config->train_max_bad_steps,
-                  config->run_dir);
+        gsvae_errorf(err, "%ld non-finite steps in a row (train.max_bad_steps=%d): stopped; the checkpoints in "
+                     "%s/ckpt are from before the streak", read.bad_streak, config->train_max_bad_steps, config->run_dir);
         exit_code = GSVAE_EXIT_DIVERGED;
         break;
       }
