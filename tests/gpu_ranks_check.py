@@ -60,6 +60,18 @@ def same_bytes(a, b):
     return a.keys() == b.keys() and all(a[k].tobytes() == b[k].tobytes() for k in a)
 
 
+def start(name, ranks, overrides):
+    """A run in the background, returned once it has begun training (run.h5 written)."""
+    run_dir, cmd = command(name, ranks, overrides)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        if os.path.exists(os.path.join(run_dir, "run.h5")):
+            break
+        time.sleep(0.1)
+    return run_dir, process
+
+
 def last_epoch_loss(run_dir):
     with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
         return float(f["curves/epochs/train_relaxed"][-1])
@@ -110,26 +122,14 @@ for first, second in pairs:
 
 # 3. faults
 train("diverge", 1, device + ["train.lr=1e30", "train.max_bad_steps=3"], expect=5)
-run_dir, cmd = command("sigusr1", 1, device + ["train.epochs=50"])
-shutil.rmtree(run_dir, ignore_errors=True)
-process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-for _ in range(600):
-    if os.path.exists(os.path.join(run_dir, "run.h5")):
-        break
-    time.sleep(0.1)
+run_dir, process = start("sigusr1", 1, device + ["train.epochs=50"])
 time.sleep(1)
 process.send_signal(signal.SIGUSR1)
 process.communicate(timeout=300)
 check(process.returncode == 75 and os.listdir(os.path.join(run_dir, "ckpt")), "SIGUSR1: checkpoint and exit 75")
 if gpu:  # a peer stopped mid-run: the other rank's polled wait ends the job after device.timeout
-    run_dir, cmd = command("stuck_peer", 2, device + ["device.comm=mpi", "device.timeout=15", "train.epochs=50",
-                                                      "run.watchdog=600"])
-    shutil.rmtree(run_dir, ignore_errors=True)
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for _ in range(600):
-        if os.path.exists(os.path.join(run_dir, "run.h5")):
-            break
-        time.sleep(0.1)
+    run_dir, process = start("stuck_peer", 2, device + ["device.comm=mpi", "device.timeout=15", "train.epochs=50",
+                                                        "run.watchdog=600"])
     time.sleep(2)
     ranks = subprocess.run(["pgrep", "-f", f"^{GSVAE} train .*run.dir={run_dir}"], capture_output=True, text=True)
     victim = int(ranks.stdout.split()[-1])

@@ -116,20 +116,20 @@ static int int_count(size_t count) {
 /* The host collectives, non-blocking and polled: a peer that never arrives ends the job after
  * device.timeout with the collective named, instead of holding the healthy ranks in MPI until the
  * step watchdog. */
-static void device_allreduce_sum_host(gsvae_comm *base, double *values, int count) {
+static void host_allreduce(gsvae_comm *base, void *values, int count, MPI_Datatype type, MPI_Op op,
+                           const char *collective) {
   gsvae_device_comm *comm = (gsvae_device_comm *)base;
   if (base->size == 1) return;
-  mpiCheck(MPI_Iallreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, base->mpi,
-                          gsvae_device_comm_requests(comm, 1)));
-  gsvae_device_comm_wait_mpi(comm, 1, "host sum (MPI)");
+  mpiCheck(MPI_Iallreduce(MPI_IN_PLACE, values, count, type, op, base->mpi, gsvae_device_comm_requests(comm, 1)));
+  gsvae_device_comm_wait_mpi(comm, 1, collective);
+}
+
+static void device_allreduce_sum_host(gsvae_comm *base, double *values, int count) {
+  host_allreduce(base, values, count, MPI_DOUBLE, MPI_SUM, "host sum (MPI)");
 }
 
 static void device_allreduce_max_host(gsvae_comm *base, int *values, int count) {
-  gsvae_device_comm *comm = (gsvae_device_comm *)base;
-  if (base->size == 1) return;
-  mpiCheck(MPI_Iallreduce(MPI_IN_PLACE, values, count, MPI_INT, MPI_MAX, base->mpi,
-                          gsvae_device_comm_requests(comm, 1)));
-  gsvae_device_comm_wait_mpi(comm, 1, "stop-signal agreement (MPI)");
+  host_allreduce(base, values, count, MPI_INT, MPI_MAX, "stop-signal agreement (MPI)");
 }
 
 static void device_gather_host(gsvae_comm *base, float *buffer, size_t count) {
