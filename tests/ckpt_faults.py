@@ -54,6 +54,8 @@ failures += interrupted_run("sigusr1", signal.SIGUSR1, 2)
 base = fresh_dir("corrupt-base")
 train(base, ["run.resume=never"])
 names = checkpoints(base)
+if len(names) < 2:  # the damaged newest must have an older one to fall back to
+    sys.exit(f"{base}: {len(names)} checkpoint(s) written, the checks below need 2")
 newest = names[-1]
 size = os.path.getsize(os.path.join(base, "ckpt", newest))
 
@@ -128,6 +130,8 @@ with h5py.File(os.path.join(diverged, "run.h5"), "r") as f:
     skipped = f["curves/steps/skipped"][:]
 if skipped.sum() < 3 or skipped[0] != 0:
     failures.append(f"diverged: skipped column {skipped}")
+if not checkpoints(diverged):  # the loop below would check nothing
+    failures.append("diverged: no checkpoint from before the streak (run.ckpt_every=1)")
 for name in checkpoints(diverged):
     state = read_tree(os.path.join(diverged, "ckpt", name), ("params", "optimizer/exp_avg"))
     if checkpoint_step(name) > len(skipped) - 3 or not all(np.all(np.isfinite(v)) for v in state.values()):
