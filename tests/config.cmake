@@ -6,3 +6,5 @@ add_test(NAME config_unit COMMAND config_test ${CMAKE_CURRENT_BINARY_DIR})
 add_test(NAME config_cli
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/config_cli.sh ${GSVAE_BIN} ${CMAKE_SOURCE_DIR}
                  ${CMAKE_CURRENT_BINARY_DIR}/config_cli)
+gsvae_timeout(30 config_unit) # measured 0.4 s
+gsvae_timeout(60 config_cli)  # 9 s
