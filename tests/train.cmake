@@ -18,3 +18,8 @@ add_test(NAME train_watchdog
                  ${CMAKE_CURRENT_BINARY_DIR}/train_watchdog)
 set_tests_properties(train_watchdog PROPERTIES FIXTURES_REQUIRED small_data)
 gsvae_timeout(60 train_watchdog) # measured 4 s
+add_test(NAME train_learns
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/train_learns.py ${GSVAE_BIN} ${GSVAE_SMALL_DATA}
+                 ${CMAKE_CURRENT_BINARY_DIR}/train_learns)
+set_tests_properties(train_learns PROPERTIES FIXTURES_REQUIRED small_data)
+gsvae_timeout(120 train_learns) # measured 19 s
