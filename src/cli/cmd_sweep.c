@@ -262,6 +262,7 @@ int gsvae_cmd_sweep(int argc, char **argv) {
       for (int k = 0; k < spec.key_count; k++) printf(" %s=%s", spec.keys[k], spec.values[k][value_index(&spec, p, k)]);
       printf(" run.dir=%s\n", configs[p].run_dir);
     }
+    free(configs);
     return GSVAE_EXIT_OK;
   }
   if (only_point >= spec.point_count)
