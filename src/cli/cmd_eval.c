@@ -160,6 +160,11 @@ int gsvae_cmd_eval(int argc, char **argv) {
   }
   double n = count, elbo = sums[GSVAE_METRIC_RELAXED] / n, bce = sums[GSVAE_METRIC_BCE] / n,
          kl = sums[GSVAE_METRIC_KL] / n, iw_bound = args.iw ? iw_sum / n : NAN;
+  if (!isfinite(elbo) || (args.iw && !isfinite(iw_bound)))
+    gsvae_fail(GSVAE_EXIT_DIVERGED,
+               "eval: %s: the -ELBO of the parameters of step %ld is %g, not finite: the run diverged; evaluate a "
+               "checkpoint from before (gsvae inspect %s lists them)",
+               run.file, run.step, isfinite(elbo) ? iw_bound : elbo, run.dir[0] ? run.dir : run.file);
   if (args.json) {
     printf("{\"file\": \"%s\", \"split\": \"%s\", \"images\": %d, \"step\": %ld, \"neg_elbo\": %.17g, \"bce\": %.17g, "
            "\"kl\": %.17g",
