@@ -119,7 +119,22 @@ for name in checkpoints(all_bad):
     truncate(os.path.join(all_bad, "ckpt", name))
 expect_exit(all_bad, ["run.resume=auto"], 4, ["none of the", "valid"])
 expect_exit(base, [f"run.resume={all_bad}/ckpt/{newest}"], 4, ["run.resume", newest])
-expect_exit(base, ["run.resume=auto", "model.latents=9"], 4, ["model.latents is 8 in the checkpoint, 9"])
+expect_exit(base, ["run.resume=auto", "model.latents=9"], 4, ["model.latents is 8 in the checkpoint, 9", "another model",
+                                                              "new run.dir"])
+result = train(base, ["run.resume=auto", "model.latents=9"], expect=4)
+if "move them away" in result.stderr:  # they are sound checkpoints of the run's own model
+    failures.append(f"model change: the message advises moving valid checkpoints away:\n{result.stderr}")
+# Keys beside the model may change on resume: one note names each that did, with both values.
+changed = fresh_dir("changed-keys")
+shutil.copytree(base, changed)
+result = train(changed, ["run.resume=auto", "train.lr=0.002", "train.estimator=st", "tau.init=0.7", "train.epochs=5",
+                         "run.log_every=7"])
+notes = [line for line in result.stderr.splitlines() if line.startswith("gsvae: note:")]
+if len(notes) != 1 or not all(w in notes[0] for w in ("train.lr 0.001 -> 0.002", "train.estimator gs -> st",
+                                                       "tau.init 1 -> 0.7")) or "log_every" in notes[0]:
+    failures.append(f"changed keys on resume: want one note naming lr, estimator and tau.init:\n{result.stderr}")
+else:
+    print(notes[0])
 expect_exit(base, ["run.resume=never"], 4, ["run.resume=never", base])
 
 # Divergence: a learning rate that blows the weights up makes every later step non-finite.
