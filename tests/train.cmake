@@ -23,3 +23,8 @@ add_test(NAME train_learns
                  ${CMAKE_CURRENT_BINARY_DIR}/train_learns)
 set_tests_properties(train_learns PROPERTIES FIXTURES_REQUIRED small_data)
 gsvae_timeout(120 train_learns) # measured 19 s
+add_test(NAME train_slurm_requeue
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/slurm_scripts.sh ${GSVAE_BIN} ${GSVAE_SMALL_DATA}
+                 ${CMAKE_CURRENT_BINARY_DIR}/slurm_scripts)
+set_tests_properties(train_slurm_requeue PROPERTIES FIXTURES_REQUIRED small_data)
+gsvae_timeout(120 train_slurm_requeue) # measured 12 s
