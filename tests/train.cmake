@@ -28,3 +28,8 @@ add_test(NAME train_slurm_requeue
                  ${CMAKE_CURRENT_BINARY_DIR}/slurm_scripts)
 set_tests_properties(train_slurm_requeue PROPERTIES FIXTURES_REQUIRED small_data)
 gsvae_timeout(120 train_slurm_requeue) # measured 12 s
+add_test(NAME train_large_shapes
+         COMMAND ${GSVAE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/train_large.py ${GSVAE_BIN} ${GSVAE_MPIEXEC}
+                 ${CMAKE_CURRENT_BINARY_DIR}/train_large)
+set_tests_properties(train_large_shapes PROPERTIES ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+gsvae_timeout(200 train_large_shapes) # measured 28 s on a loaded 2-core VM
