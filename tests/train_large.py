@@ -1,7 +1,8 @@
 """Large and odd shapes end to end: a batch of 2999 (prime: divides neither the 3 ranks nor the 25
 chunks of 119-120 rows, themselves uneven over the ranks), L x K = 64 x 40 = 2560 latent units,
-6000 training images (an epoch of two full batches and a short one of 2), 2 epochs on 1 rank and on 3 ranks with train.deterministic: the runs are
-byte-identical (parameters, Adam's state, curves), every step is counted, the losses finite."""
+6000 training images (an epoch of two full batches and a short one of 2), 2 epochs on 1 rank and
+on 3 ranks with train.deterministic: run.h5 byte-identical (parameters and curves), every step
+counted, the losses finite."""
 import os, shutil, subprocess, sys
 import h5py
 import numpy as np
