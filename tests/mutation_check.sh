@@ -37,11 +37,14 @@ build_tree() {
     nice -n 10 cmake --build "$build" -j2 >"$scratch/build.log" 2>&1
 }
 
-# The suite, the unit tests first (seconds), then the rest; prints the first test that failed.
-fast='^(config_unit|data_unit|runfile_h5|model_gradcheck|model_gumbel|model_float_mode|model_blas_rows|estimators_gradcheck|estimators_stats|estimators_parity_dump|estimators_parity_pytorch|layers_include_order)$'
+# The suite in three parts, so that a mutant is caught soon: the unit tests (seconds), then the
+# end-to-end tests that check the most (ranks, resume, training, PyTorch parity: minutes), then
+# the rest; prints the first test that failed.
+unit='config_unit|data_unit|runfile_h5|model_gradcheck|model_gumbel|model_float_mode|model_blas_rows|estimators_gradcheck|estimators_stats|estimators_parity_dump|estimators_parity_pytorch|layers_include_order'
+strong='train_ranks_agree|ckpt_resume|analysis_cli|train_learns|model_parity_pytorch'
 run_suite() {
   local log=$scratch/ctest.log
-  for selection in "-R $fast" "-E $fast|^gpu_"; do
+  for selection in "-R ^($unit)\$" "-R ^($strong)\$" "-E ^($unit|$strong)\$|^gpu_"; do
     # shellcheck disable=SC2086 # the selection is two words
     nice -n 10 ctest --test-dir "$build" $selection --no-tests=error --stop-on-failure --output-on-failure >"$log" 2>&1
     if [ $? -ne 0 ]; then
@@ -90,7 +93,7 @@ if [ -n "$report" ]; then
     echo "\`tests/mutation_check.sh --report $report\` on $(date -u +%Y-%m-%d) at commit" \
       "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo ' (with uncommitted changes)'):" \
       "each mistake applied alone to a scratch copy, built CPU-only, the CPU suite run with \`--stop-on-failure\`" \
-      "(unit tests first); the first test to fail is named."
+      "(unit tests first, then the strongest end-to-end ones); the first test to fail is named."
     echo
     printf '%s\n' "${lines[@]}"
   } >"$report"
