@@ -31,6 +31,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # the reused build directory rebuilds only what changed since the last run.
 rm -rf "$tree" && mkdir -p "$tree" "$build"
 (cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 cp -p --parents -t "$tree") || exit 1
+copied="$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo ' (with uncommitted changes)')"
 
 build_tree() {
   nice -n 10 cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGSVAE_CUDA=OFF >/dev/null &&
@@ -90,8 +91,7 @@ if [ -n "$report" ]; then
   {
     echo "# The mutation check"
     echo
-    echo "\`tests/mutation_check.sh --report $report\` on $(date -u +%Y-%m-%d) at commit" \
-      "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo ' (with uncommitted changes)'):" \
+    echo "\`tests/mutation_check.sh --report $report\` on $(date -u +%Y-%m-%d), the tree of commit $copied:" \
       "each mistake applied alone to a scratch copy, built CPU-only, the CPU suite run with \`--stop-on-failure\`" \
       "(unit tests first, then the strongest end-to-end ones); the first test to fail is named."
     echo
