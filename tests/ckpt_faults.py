@@ -54,6 +54,8 @@ failures += interrupted_run("sigusr1", signal.SIGUSR1, 2)
 base = fresh_dir("corrupt-base")
 train(base, ["run.resume=never"])
 names = checkpoints(base)
+if len(names) < 2:  # the damaged newest must have an older one to fall back to
+    sys.exit(f"{base}: {len(names)} checkpoint(s) written, the checks below need 2")
 newest = names[-1]
 size = os.path.getsize(os.path.join(base, "ckpt", newest))
 
@@ -117,7 +119,22 @@ for name in checkpoints(all_bad):
     truncate(os.path.join(all_bad, "ckpt", name))
 expect_exit(all_bad, ["run.resume=auto"], 4, ["none of the", "valid"])
 expect_exit(base, [f"run.resume={all_bad}/ckpt/{newest}"], 4, ["run.resume", newest])
-expect_exit(base, ["run.resume=auto", "model.latents=9"], 4, ["model.latents is 8 in the checkpoint, 9"])
+expect_exit(base, ["run.resume=auto", "model.latents=9"], 4, ["model.latents is 8 in the checkpoint, 9", "another model",
+                                                              "new run.dir"])
+result = train(base, ["run.resume=auto", "model.latents=9"], expect=4)
+if "move them away" in result.stderr:  # they are sound checkpoints of the run's own model
+    failures.append(f"model change: the message advises moving valid checkpoints away:\n{result.stderr}")
+# Keys beside the model may change on resume: one note names each that did, with both values.
+changed = fresh_dir("changed-keys")
+shutil.copytree(base, changed)
+result = train(changed, ["run.resume=auto", "train.lr=0.002", "train.estimator=st", "tau.init=0.7", "train.epochs=5",
+                         "run.log_every=7"])
+notes = [line for line in result.stderr.splitlines() if line.startswith("gsvae: note:")]
+if len(notes) != 1 or not all(w in notes[0] for w in ("train.lr 0.001 -> 0.002", "train.estimator gs -> st",
+                                                       "tau.init 1 -> 0.7")) or "log_every" in notes[0]:
+    failures.append(f"changed keys on resume: want one note naming lr, estimator and tau.init:\n{result.stderr}")
+else:
+    print(notes[0])
 expect_exit(base, ["run.resume=never"], 4, ["run.resume=never", base])
 
 # Divergence: a learning rate that blows the weights up makes every later step non-finite.
@@ -128,6 +145,8 @@ with h5py.File(os.path.join(diverged, "run.h5"), "r") as f:
     skipped = f["curves/steps/skipped"][:]
 if skipped.sum() < 3 or skipped[0] != 0:
     failures.append(f"diverged: skipped column {skipped}")
+if not checkpoints(diverged):  # the loop below would check nothing
+    failures.append("diverged: no checkpoint from before the streak (run.ckpt_every=1)")
 for name in checkpoints(diverged):
     state = read_tree(os.path.join(diverged, "ckpt", name), ("params", "optimizer/exp_avg"))
     if checkpoint_step(name) > len(skipped) - 3 or not all(np.all(np.isfinite(v)) for v in state.values()):

@@ -26,6 +26,10 @@ with torch.no_grad():
     logits = model.encode(x)
     bce, kl = model.per_sample_losses(x, model.decode(model.one_hot_sample(logits, gumbel)), logits)
     loss = float((bce.double() + kl.double()).mean())
+# Both float32 on the same parameters, images and noise: each sample's loss a sum of ~800 terms in
+# another order (~1e-6 relative apart at most); an argmax of the one-hot sample at a tie within that
+# rounding would move one of the 32 samples by ~1e-4 of its loss, ~3e-6 of the mean. 1e-5 covers
+# both (seen 1.6e-9); a wrong tensor, layout or transpose moves the loss by 1e-2 and more.
 error = abs(loss - logged) / abs(logged)
 print(f"test loss: gsvae {logged:.6f}, PyTorch on the checkpoint's params {loss:.6f}, relative {error:.1e}")
 if not error <= 1e-5:

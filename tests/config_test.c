@@ -2,6 +2,9 @@
  * round trip, each error's message, and random or mangled bytes never crashing the loader. */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,25 +22,93 @@ static int failures = 0;
     }                                                                          \
   } while (0)
 
-/* Every field, compared one by one (doubles exactly): written from config.h, not from the table. */
+/* Every key's field, written from config.h, not from config.c's table: its offset and size, and
+ * how a random valid value is drawn (lo..hi: the range of a number; an enum's last word). A key
+ * in config.c's table without a line here fails test_coverage; covering it is one line. */
+typedef enum { F_STRING, F_BOOL, F_ENUM, F_INT, F_LONG, F_UINT64, F_DOUBLE, F_HIDDEN } field_kind;
+typedef struct {
+  const char *key;
+  size_t offset, size;
+  field_kind kind;
+  double lo, hi; /* F_DOUBLE with lo > 0: drawn log-uniform, so every mantissa bit is exercised */
+} field;
+#define FIELD(key, member, kind, lo, hi) \
+  {key, offsetof(gsvae_config, member), sizeof(((gsvae_config *)0)->member), kind, lo, hi}
+static const field fields[] = {
+    FIELD("data.dir", data_dir, F_STRING, 0, 0),
+    FIELD("data.binarize", data_binarize, F_ENUM, 0, GSVAE_BINARIZE_DYNAMIC),
+    FIELD("model.latents", model_latents, F_INT, 1, 100),
+    FIELD("model.categories", model_categories, F_INT, 2, 100),
+    FIELD("model.hidden", model_hidden, F_HIDDEN, 1, 4096),
+    FIELD("model.logits_relu", model_logits_relu, F_BOOL, 0, 0),
+    FIELD("train.epochs", train_epochs, F_INT, 1, 65536),
+    FIELD("train.max_steps", train_max_steps, F_LONG, 0, 1e15),
+    FIELD("train.batch", train_batch, F_INT, 1, 1000),
+    FIELD("train.lr", train_lr, F_DOUBLE, 1e-8, 1),
+    FIELD("train.beta1", train_beta1, F_DOUBLE, 0, 0.999999),
+    FIELD("train.beta2", train_beta2, F_DOUBLE, 0, 0.999999999),
+    FIELD("train.eps", train_eps, F_DOUBLE, 1e-300, 1e-3),
+    FIELD("train.seed", train_seed, F_UINT64, 0, 0),
+    FIELD("train.estimator", train_estimator, F_ENUM, 0, GSVAE_ESTIMATOR_COUNT - 1),
+    FIELD("train.estimator_gap", train_estimator_gap, F_DOUBLE, 1e-3, 100),
+    FIELD("train.estimator_samples", train_estimator_samples, F_INT, 1, 1000),
+    FIELD("train.sf_baseline", train_sf_baseline, F_ENUM, 0, GSVAE_SF_BASELINE_LOO),
+    FIELD("train.sf_decay", train_sf_decay, F_DOUBLE, 0, 0.999999),
+    FIELD("train.unrelaxed", train_unrelaxed, F_BOOL, 0, 0),
+    FIELD("train.flush_denormals", train_flush_denormals, F_BOOL, 0, 0),
+    FIELD("train.max_bad_steps", train_max_bad_steps, F_INT, 1, 65536),
+    FIELD("train.deterministic", train_deterministic, F_BOOL, 0, 0),
+    FIELD("train.reduce_chunks", train_reduce_chunks, F_INT, 1, 65536),
+    FIELD("tau.schedule", tau_schedule, F_ENUM, 0, GSVAE_TAU_COSINE),
+    FIELD("tau.init", tau_init, F_DOUBLE, 1e-3, 10),
+    FIELD("tau.min", tau_min, F_DOUBLE, 1e-3, 10),
+    FIELD("tau.rate", tau_rate, F_DOUBLE, 0, 1e5),
+    FIELD("tau.every", tau_every, F_LONG, 1, 1e6),
+    FIELD("tau.learn", tau_learn, F_BOOL, 0, 0),
+    FIELD("run.dir", run_dir, F_STRING, 0, 0),
+    FIELD("run.log_every", run_log_every, F_LONG, 1, 1e6),
+    FIELD("run.ckpt_every", run_ckpt_every, F_LONG, 0, 1e6),
+    FIELD("run.keep", run_keep, F_INT, 1, 10),
+    FIELD("run.keep_every", run_keep_every, F_INT, 0, 10),
+    FIELD("run.resume", run_resume, F_STRING, 0, 0),
+    FIELD("run.watchdog", run_watchdog, F_DOUBLE, 0, 1e4),
+    FIELD("device.backend", device_backend, F_ENUM, 0, GSVAE_DEVICE_CUDA),
+    FIELD("device.precision", device_precision, F_ENUM, 0, GSVAE_PRECISION_TF32),
+    FIELD("device.graphs", device_graphs, F_BOOL, 0, 0),
+    FIELD("device.comm", device_comm, F_ENUM, 0, GSVAE_COMM_MPI),
+    FIELD("device.timeout", device_timeout, F_DOUBLE, 1e-3, 1e5),
+};
+enum { FIELD_COUNT = sizeof fields / sizeof fields[0] };
+
+static bool same_field(const gsvae_config *a, const gsvae_config *b, const field *f) {
+  const char *x = (const char *)a + f->offset, *y = (const char *)b + f->offset;
+  if (f->kind == F_STRING) return !strcmp(x, y);
+  if (f->kind == F_HIDDEN)
+    return a->model_hidden_count == b->model_hidden_count &&
+           !memcmp(x, y, (size_t)a->model_hidden_count * sizeof a->model_hidden[0]);
+  return !memcmp(x, y, f->size); /* doubles exactly */
+}
+
 static int same_config(const gsvae_config *a, const gsvae_config *b) {
-  int same = !strcmp(a->data_dir, b->data_dir) && a->data_binarize == b->data_binarize &&
-             a->model_latents == b->model_latents && a->model_categories == b->model_categories &&
-             a->model_hidden_count == b->model_hidden_count && a->model_logits_relu == b->model_logits_relu &&
-             a->train_epochs == b->train_epochs && a->train_max_steps == b->train_max_steps &&
-             a->train_batch == b->train_batch && a->train_lr == b->train_lr && a->train_beta1 == b->train_beta1 &&
-             a->train_beta2 == b->train_beta2 && a->train_eps == b->train_eps && a->train_seed == b->train_seed &&
-             a->train_estimator == b->train_estimator && a->train_unrelaxed == b->train_unrelaxed &&
-             a->train_max_bad_steps == b->train_max_bad_steps && a->train_deterministic == b->train_deterministic &&
-             a->train_reduce_chunks == b->train_reduce_chunks && a->tau_schedule == b->tau_schedule &&
-             a->tau_init == b->tau_init && a->tau_min == b->tau_min && a->tau_rate == b->tau_rate &&
-             a->tau_every == b->tau_every && !strcmp(a->run_dir, b->run_dir) && a->run_log_every == b->run_log_every &&
-             a->run_ckpt_every == b->run_ckpt_every && a->run_keep == b->run_keep &&
-             a->run_keep_every == b->run_keep_every && !strcmp(a->run_resume, b->run_resume) &&
-             a->device_backend == b->device_backend && a->device_precision == b->device_precision &&
-             a->device_graphs == b->device_graphs;
-  for (int i = 0; same && i < a->model_hidden_count; i++) same = a->model_hidden[i] == b->model_hidden[i];
-  return same;
+  for (int i = 0; i < FIELD_COUNT; i++)
+    if (!same_field(a, b, &fields[i])) return 0;
+  return 1;
+}
+
+/* The keys config.c's table holds, in order, read from the resolved YAML (every key, nested). */
+static int table_keys(char names[][64], int capacity) {
+  gsvae_config c;
+  gsvae_config_defaults(&c);
+  char *yaml = gsvae_config_to_yaml(&c), section[64] = "";
+  int count = 0;
+  for (char *save, *line = strtok_r(yaml, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    if (line[0] == '#') continue;
+    size_t name = strcspn(line + (line[0] == ' ' ? 2 : 0), ":");
+    if (line[0] != ' ') snprintf(section, sizeof section, "%.*s", (int)name, line);
+    else if (count < capacity) snprintf(names[count++], 64, "%s.%.*s", section, (int)name, line + 2);
+  }
+  free(yaml);
+  return count;
 }
 
 static void test_defaults(void) {
@@ -134,7 +205,7 @@ static void test_file_and_overrides(const char *work) {
         "%s", err);
 }
 
-/* Random valid values in every field, set directly (not through the table). */
+/* Random valid values in every field, set directly by the field table (not through config.c's). */
 static unsigned next_random(unsigned *state) {
   *state = *state * 1103515245u + 12345u;
   return (*state >> 8) & 0xffff;
@@ -147,42 +218,88 @@ static void randomize(gsvae_config *c, unsigned *state) {
                                         "  leading and trailing  ", "- dash", "'single'", "123", "true", "null",
                                         "[1, 2]", "{a: b}", "*alias", "&anchor", "%percent", "@at", "`tick`"};
   int string_count = sizeof strings / sizeof strings[0];
-  snprintf(c->data_dir, sizeof c->data_dir, "%s", strings[RAND() % string_count]);
-  snprintf(c->run_dir, sizeof c->run_dir, "%s/%u", strings[RAND() % string_count], RAND());
-  snprintf(c->run_resume, sizeof c->run_resume, "%s", strings[RAND() % string_count]);
-  c->data_binarize = RAND() % 3;
-  c->model_latents = 1 + RAND() % 100;
-  c->model_categories = 2 + RAND() % 100;
-  c->model_hidden_count = 1 + RAND() % GSVAE_MAX_HIDDEN;
-  for (int i = 0; i < c->model_hidden_count; i++) c->model_hidden[i] = 1 + RAND() % 4096;
-  c->model_logits_relu = RAND() % 2;
-  c->train_epochs = 1 + RAND();
-  c->train_max_steps = (long)RAND() * RAND() * RAND();
-  c->train_batch = 1 + RAND() % 1000;
-  double unit = (RAND() + 0.5) / 65536.0 * ((RAND() + 1) / 65537.0);
-  c->train_lr = unit * 1e-3 / 3.0;
-  c->train_beta1 = unit;
-  c->train_beta2 = 1.0 - unit * 1e-7;
-  c->train_eps = unit * 1e-300;
-  c->train_seed = ((uint64_t)RAND() << 48) ^ ((uint64_t)RAND() << 32) ^ ((uint64_t)RAND() << 16) ^ RAND();
-  c->train_estimator = RAND() % 2;
-  c->train_unrelaxed = RAND() % 2;
-  c->train_max_bad_steps = 1 + RAND();
-  c->train_deterministic = RAND() % 2;
-  c->train_reduce_chunks = 1 + RAND() % c->train_batch;
-  c->tau_schedule = RAND() % 4;
-  c->tau_init = 1.0 / 3.0 + unit;
-  c->tau_min = c->tau_init * unit;
-  c->tau_rate = unit * 1e5;
-  c->tau_every = 1 + RAND();
-  c->run_log_every = 1 + RAND();
-  c->run_ckpt_every = RAND();
-  c->run_keep = 1 + RAND() % 10;
-  c->run_keep_every = RAND() % 10;
-  c->device_backend = RAND() % 3;
-  c->device_precision = RAND() % 2;
-  c->device_graphs = RAND() % 2;
+  for (int i = 0; i < FIELD_COUNT; i++) {
+    const field *f = &fields[i];
+    void *at = (char *)c + f->offset;
+    double unit = (RAND() + 0.5) / 65536.0 * ((RAND() + 1) / 65537.0); /* in (0, 1), many mantissa bits */
+    long span = (long)(f->hi - f->lo) + 1, drawn = (long)f->lo + (long)(unit * span);
+    switch (f->kind) {
+    case F_STRING: snprintf(at, f->size, "%s/%u", strings[RAND() % string_count], RAND()); break;
+    case F_BOOL: *(bool *)at = RAND() % 2; break;
+    case F_ENUM: *(int *)at = RAND() % span; break;
+    case F_INT: *(int *)at = (int)drawn; break;
+    case F_LONG: *(long *)at = drawn; break;
+    case F_UINT64:
+      *(uint64_t *)at = ((uint64_t)RAND() << 48) ^ ((uint64_t)RAND() << 32) ^ ((uint64_t)RAND() << 16) ^ RAND();
+      break;
+    case F_DOUBLE:
+      *(double *)at = f->lo > 0 ? f->lo * pow(f->hi / f->lo, unit) : f->lo + (f->hi - f->lo) * unit;
+      break;
+    case F_HIDDEN:
+      c->model_hidden_count = 1 + RAND() % GSVAE_MAX_HIDDEN;
+      for (int k = 0; k < c->model_hidden_count; k++) c->model_hidden[k] = (int)f->lo + RAND() % (int)f->hi;
+      break;
+    }
+  }
 #undef RAND
+}
+
+/* config.c's table and this file's field table name the same keys: a new key fails here until a
+ * FIELD line covers it (and randomize then draws it, test_key_fields checks its offset). */
+static void test_coverage(void) {
+  char names[256][64];
+  int count = table_keys(names, 256);
+  CHECK(count > 0 && count < 256, "%d keys read from the resolved YAML", count);
+  for (int k = 0; k < count; k++) {
+    bool covered = false;
+    for (int i = 0; i < FIELD_COUNT; i++) covered |= !strcmp(fields[i].key, names[k]);
+    CHECK(covered, "config key '%s' has no FIELD line in tests/config_test.c: the comparison would miss it", names[k]);
+  }
+  for (int i = 0; i < FIELD_COUNT; i++) {
+    bool in_table = false;
+    for (int k = 0; k < count; k++) in_table |= !strcmp(fields[i].key, names[k]);
+    CHECK(in_table, "FIELD line '%s' names no key of config.c's table", fields[i].key);
+  }
+}
+
+/* Each key, set alone through the YAML loader to a random config's value, changes its own field
+ * (the FIELD line's offset is that key's) and no other; over the trials every field changes. */
+static void test_key_fields(void) {
+  unsigned state = 777;
+  char err[GSVAE_ERR_LEN] = "";
+  gsvae_config defaults;
+  gsvae_config_defaults(&defaults);
+  bool changed[FIELD_COUNT] = {false};
+  for (int trial = 0; trial < 50; trial++) {
+    gsvae_config random;
+    randomize(&random, &state);
+    char *yaml = gsvae_config_to_yaml(&random), section[64] = "";
+    for (char *save, *line = strtok_r(yaml, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+      if (line[0] == '#') continue;
+      if (line[0] != ' ') {
+        snprintf(section, sizeof section, "%.*s", (int)strcspn(line, ":"), line);
+        continue;
+      }
+      char text[GSVAE_PATH_LEN + 128];
+      snprintf(text, sizeof text, "%s.%s\n", section, line + 2); /* the dotted form of the same line */
+      gsvae_config one = defaults;
+      int status = gsvae_config_load_yaml_text(&one, text, strlen(text), "one key", err);
+      CHECK(status == 0, "'%s': %s", text, err);
+      for (int i = 0; status == 0 && i < FIELD_COUNT; i++) {
+        const field *f = &fields[i];
+        bool own = !strncmp(text, f->key, strlen(f->key)) && text[strlen(f->key)] == ':';
+        if (own) {
+          CHECK(same_field(&one, &random, f), "'%s' did not set the field of %s's FIELD line", text, f->key);
+          changed[i] |= !same_field(&one, &defaults, f);
+        } else {
+          CHECK(same_field(&one, &defaults, f), "'%s' changed %s's field", text, f->key);
+        }
+      }
+    }
+    free(yaml);
+  }
+  for (int i = 0; i < FIELD_COUNT; i++)
+    CHECK(changed[i], "%s never differed from its default: randomize does not draw it", fields[i].key);
 }
 
 static void test_round_trip(void) {
@@ -314,16 +431,12 @@ static void test_help(void) {
   FILE *out = open_memstream(&text, &size);
   gsvae_config_print_help(out);
   fclose(out);
-  const char *names[] = {"data.dir", "data.binarize", "model.latents", "model.categories", "model.hidden",
-                         "model.logits_relu", "train.epochs", "train.max_steps", "train.batch", "train.lr",
-                         "train.beta1", "train.beta2", "train.eps", "train.seed", "train.estimator",
-                         "train.unrelaxed", "train.max_bad_steps", "tau.schedule", "tau.init", "tau.min", "tau.rate",
-                         "tau.every", "run.dir", "run.log_every", "run.ckpt_every", "run.keep", "run.keep_every",
-                         "run.resume", "device.backend", "device.precision", "device.graphs",
-                         "none|static|dynamic", "constant|exp|linear|cosine", "gs|st", "auto|cpu|cuda",
-                         "fp32|tf32", "512,256"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    CHECK(strstr(text, names[i]), "help lacks '%s'", names[i]);
+  char keys[256][64];
+  int count = table_keys(keys, 256);
+  for (int k = 0; k < count; k++) CHECK(strstr(text, keys[k]), "help lacks key '%s'", keys[k]);
+  const char *words[] = {"none|static|dynamic", "constant|exp|linear|cosine", "gs|st", "auto|cpu|cuda", "fp32|tf32",
+                         "512,256"};
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) CHECK(strstr(text, words[i]), "help lacks '%s'", words[i]);
   free(text);
 }
 
@@ -384,6 +497,8 @@ int main(int argc, char **argv) {
   test_defaults();
   test_yaml_forms();
   test_file_and_overrides(work);
+  test_coverage();
+  test_key_fields();
   test_round_trip();
   test_errors(work);
   test_across_keys();

@@ -28,6 +28,15 @@ LOSS_FLOOR = 1e-5
 # random walk of roundings), so the gradient's relative error is that over |loss - baseline|: the
 # limit is 3 times that RMS estimate (3 standard deviations), computed from the case's own losses.
 SF_ROUNDING_SIGMAS = 3
+# The float32 reference's own error measures the cancellation a tensor's sums carry; on this model it
+# is ~1e-7..4e-7 outside sf's encoder (the inputs of a sum of 10^3-10^4 terms do not cancel much). Twice
+# it is capped at 10x the floor, so that one poorly conditioned float32 run cannot widen a limit without
+# bound; sf's encoder, where the cancellation is real (2x its float32 error: up to 2.5e-4), has the
+# rounding allowance above, which applies to the encoder's tensors only: the decoder's gradient takes
+# no score term (measured 2e-7 there).
+NOISE_CAP = 10 * GRAD_FLOOR
+# The cases estimators_dump writes: a case missing from the file fails rather than passing unchecked.
+EXPECTED_CASES = {"st_softmax", "gst", "grmck", "reinmax", "sf_ema", "sf_loo", "gs_learn_tau", "grmck_learn_tau"}
 
 
 
@@ -35,8 +44,8 @@ SF_ROUNDING_SIGMAS = 3
 
 def reference_step(f, case, s, state, dtype):
     """Step s of the reference in dtype from gsvae's state at that step (the parameters, log tau,
-    sf's moving average): the step's loss (BCE + KL, batch mean), its gradients (batch means) and,
-    for sf, the rounding estimate of its encoder gradient."""
+    sf's moving average): the step's loss (BCE + KL, batch mean), its gradients (batch means), the
+    encoder's tensor names and, for sf, the rounding estimate of its encoder gradient."""
     group = f[case]
     input_dim, latents, categories, logits_relu = (int(v) for v in f.attrs["input_latents_categories_logits_relu"])
     hidden = tuple(int(v) for v in f.attrs["hidden"])
@@ -90,7 +99,8 @@ def reference_step(f, case, s, state, dtype):
     grads = {k: p.grad.double().numpy() for k, p in model.named_parameters()}
     if learn_tau:
         grads["log_tau"] = np.array([float(log_tau.grad)])
-    return float((bce + kl).mean()), grads, sf_rounding
+    encoder = {f"fc{i + 1}.{kind}" for i in range(model.encoder_layers) for kind in ("weight", "bias")}
+    return float((bce + kl).mean()), grads, encoder, sf_rounding
 
 
 def read_state(group):
@@ -102,25 +112,26 @@ def main(path):
     f = h5py.File(path, "r")
     batch = f["x"].shape[1]
     sf_decay = float(f.attrs["lr_beta1_beta2_eps_sf_decay"][4])
-    for case in f:
-        if not isinstance(f[case], h5py.Group):
-            continue
+    cases = {case for case in f if isinstance(f[case], h5py.Group)}
+    check(cases == EXPECTED_CASES, f"the file's cases {sorted(cases)} are those expected", len(cases ^ EXPECTED_CASES), 0)
+    for case in sorted(cases & EXPECTED_CASES):
         group = f[case]
         steps = len(group["steps"])
+        check(steps >= 5, f"{case}: steps compared", steps, 5, quiet=True)
         worst = {"grad": 0.0, "loss": 0.0}
         for s in range(steps):
             state = read_state(group[f"steps/{s}/params"])
-            loss64, grads64, sf_rounding = reference_step(f, case, s, state, torch.float64)
-            loss32, grads32, _ = reference_step(f, case, s, state, torch.float32)
+            loss64, grads64, encoder, sf_rounding = reference_step(f, case, s, state, torch.float64)
+            loss32, grads32, _, _ = reference_step(f, case, s, state, torch.float32)
             for name, exact in grads64.items():
                 ours = group[f"steps/{s}/grad_sums"][name][:] / batch
                 noise = relative(grads32[name], exact)
-                limit = max(GRAD_FLOOR, 2 * noise, SF_ROUNDING_SIGMAS * sf_rounding)
+                limit = max(GRAD_FLOOR, min(2 * noise, NOISE_CAP), SF_ROUNDING_SIGMAS * sf_rounding * (name in encoder))
                 error = relative(ours, exact)
                 worst["grad"] = max(worst["grad"], error / limit)
                 check(error <= limit, f"{case} step {s}: gradient of {name} vs float64", error, limit, quiet=True)
             error, noise = abs(group["loss"][s] - loss64) / abs(loss64), abs(loss32 - loss64) / abs(loss64)
-            limit = max(LOSS_FLOOR, 2 * noise)
+            limit = max(LOSS_FLOOR, min(2 * noise, NOISE_CAP))
             worst["loss"] = max(worst["loss"], error / limit)
             check(error <= limit, f"{case} step {s}: loss vs float64", error, limit, quiet=True)
             if "sf_baseline" in state:

@@ -11,9 +11,10 @@ if(GSVAE_SANITIZE AND CMAKE_C_COMPILER_ID MATCHES "Clang")
       set(corpus ${CMAKE_CURRENT_BINARY_DIR}/fuzz_ckpt_run/ckpt)
     endif()
     add_test(NAME fuzz_${target}
-             COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
+             COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0
+                     LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan_fuzz.supp:print_suppressions=0
                      $<TARGET_FILE:fuzz_${target}> -max_total_time=20 -rss_limit_mb=2048 -artifact_prefix=${CMAKE_CURRENT_BINARY_DIR}/fuzz_${target}_ ${corpus})
-    set_tests_properties(fuzz_${target} PROPERTIES TIMEOUT 300)
+    set_tests_properties(fuzz_${target} PROPERTIES TIMEOUT 60) # -max_total_time=20 plus the start
     file(MAKE_DIRECTORY ${corpus})
   endforeach()
 endif()

@@ -5,8 +5,9 @@
 #      device each rank takes, by `gsvae placement` (training's own rules), and the refusal of
 #      more ranks than GPUs under NCCL;
 #   2. the signal and requeue logic: SIGUSR1 to the batch shell reaches gsvae, which checkpoints and
-#      exits 75, and the script calls `scontrol requeue`; the requeued job resumes and ends 0 with
-#      no second requeue; a usage error (exit 2) is the job's result, not requeued.
+#      exits 75, and the script calls `scontrol requeue`; the requeued job resumes from that very
+#      checkpoint and ends 0 with no second requeue, and run.h5's step rows go on without a
+#      duplicate; a usage error (exit 2) is the job's result, not requeued.
 # usage: launch_scripts.sh GSVAE_BINARY SOURCE_DIR SMALL_DATA_DIR WORK_DIR
 set -euo pipefail
 gsvae=$(realpath "$1"); source_dir=$2; data=$3; work=$4
@@ -66,7 +67,7 @@ echo "dry runs: ok"
 
 # 2. signal and requeue, with a real (single-process) gsvae behind the stand-in mpirun
 run=$work/run
-args=(configs/seed.yaml data.dir="$data" run.dir="$run" train.epochs=60 train.batch=50 run.log_every=1000
+args=(configs/seed.yaml data.dir="$data" run.dir="$run" train.epochs=60 train.batch=50 run.log_every=1
       model.hidden=32 run.ckpt_every=0)
 SLURM_JOB_ID=4242 SLURM_NTASKS_PER_NODE=1 bash launch/slurm_train_cpu.sbatch "${args[@]}" > "$work/job1.out" 2>&1 &
 job=$!
@@ -77,14 +78,22 @@ kill -USR1 $job
 status=0; wait $job || status=$?
 [ $status = 75 ] || fail "after SIGUSR1 the job exited $status, not 75: $(cat "$work/job1.out")"
 grep -q "scontrol requeue 4242" "$log" || fail "no requeue after exit 75: $(cat "$log")"
-ls "$run"/ckpt/step_*.h5 > /dev/null || fail "no checkpoint written on SIGUSR1"
+stopped=$(sed -n 's/.*stopped by signal [0-9]* after step \([0-9]*\).*/\1/p' "$work/job1.out")
+[ -n "$stopped" ] || fail "gsvae did not report the signal: $(tail -5 "$work/job1.out")"
+[ -f "$run/ckpt/step_$(printf %08d "$stopped").h5" ] || fail "no checkpoint of step $stopped"
 grep -q "device.backend=cpu" "$log" || fail "the CPU script did not pass device.backend=cpu: $(cat "$log")"
 : > "$log"
 # the requeued job: the same script and arguments
 SLURM_JOB_ID=4242 SLURM_NTASKS_PER_NODE=1 bash launch/slurm_train_cpu.sbatch "${args[@]}" \
   > "$work/job2.out" 2>&1 || fail "the requeued job failed: $(cat "$work/job2.out")"
-grep -qi "resum" "$work/job2.out" || fail "the requeued job did not resume: $(cat "$work/job2.out")"
+grep -q "resuming from $run/ckpt/step_$(printf %08d "$stopped").h5" "$work/job2.out" ||
+  fail "the requeued job did not resume from step $stopped: $(head -5 "$work/job2.out")"
 grep -q "scontrol" "$log" && fail "a finished job requeued itself"
+/usr/bin/python3 - "$run/run.h5" <<'PY' || fail "run.h5's step rows after the requeue"
+import sys, h5py, numpy as np
+steps = h5py.File(sys.argv[1], "r")["curves/steps/step"][:]
+sys.exit(0 if len(steps) and np.array_equal(steps, np.arange(1, len(steps) + 1)) else f"step rows {steps}")
+PY
 status=0
 SLURM_JOB_ID=4243 bash launch/slurm_train_cpu.sbatch configs/seed.yaml train.no_such_key=1 > "$work/job3.out" 2>&1 \
   || status=$?

@@ -64,6 +64,8 @@ static void check_gumbel_max(const float logits[K], const char *name) {
   double p = chi_square_p_value(statistic, K - 1);
   char label[128];
   snprintf(label, sizeof label, "Gumbel-max vs softmax, %s, 200k draws: chi-square p-value", name);
+  /* a right sampler falls below 1e-4 with probability 1e-4 (the seed is fixed: it passes or not for
+   * good); a wrong one over 200k draws (a logit off by 5%: ~1e3 draws of 2e4 moved) gives p ~ 0 */
   expect(p > 1e-4, label, p);
 }
 
@@ -76,7 +78,7 @@ static void check_relaxed_sample(void) {
   gsvae_fill_gumbel(gumbel, GROUPS * K, 9, GSVAE_NOISE_GUMBEL, 0, 1);
   const float taus[] = {2, 1, 0.5f, 0.1f, 0.01f, 0.001f};
   double previous_max = 0;
-  int ok_simplex = 1, ok_one_hot = 1, ok_monotone = 1;
+  int ok_simplex = 1, ok_one_hot = 1;
   for (size_t t = 0; t < sizeof taus / sizeof taus[0]; t++) {
     cpu_latent_sample(logits, gumbel, GROUPS, K, taus[t], soft, one_hot);
     double mean_max = 0, worst_sum = 0;
@@ -94,17 +96,21 @@ static void check_relaxed_sample(void) {
       worst_sum = fmax(worst_sum, fabs(sum - 1));
       mean_max += top / GROUPS;
     }
+    /* y = softmax of K = 10 floats: each y_c within a few float ulps (3 * 2^-24 relative), their
+     * sum's rounding 10 more: |sum - 1| <= ~2e-6; 1e-5 is 5x that, a wrong normalisation is O(1) */
     ok_simplex &= worst_sum < 1e-5;
-    ok_monotone &= mean_max >= previous_max;
-    previous_max = mean_max;
     char label[128];
     snprintf(label, sizeof label, "tau %-6g: largest |sum(y) - 1| (y on the simplex)", taus[t]);
     expect(worst_sum < 1e-5, label, worst_sum);
-    snprintf(label, sizeof label, "tau %-6g: mean max(y)", taus[t]);
-    expect(1, label, mean_max);
+    /* the same noise at each tau: every group's max(y) grows as tau falls, so the mean does exactly */
+    snprintf(label, sizeof label, "tau %-6g: mean max(y) >= that at the tau before", taus[t]);
+    expect(mean_max >= previous_max, label, mean_max);
+    previous_max = mean_max;
   }
   expect(ok_simplex, "every relaxed sample in [0,1]^K summing to 1", ok_simplex);
-  expect(ok_monotone, "mean max(y) grows as tau falls", ok_monotone);
+  /* 1 - max(y) <= (K-1) exp(-gap/tau) for the gap between the top two perturbed scores; the gap
+   * (scores ~1 apart) has a density of O(1) near 0, so the mean of 1 - max(y) is O(tau) = ~1e-3: 0.995
+   * allows 5x that; a sample not sharpening with tau (tau unused, or applied as 1/tau) stays ~0.5 */
   expect(previous_max > 0.995, "mean max(y) at tau 0.001 > 0.995 (tends to one-hot)", previous_max);
   expect(ok_one_hot, "straight-through forward exactly one-hot at argmax(logits + g)", ok_one_hot);
   free(logits), free(gumbel), free(soft), free(one_hot);

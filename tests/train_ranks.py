@@ -7,9 +7,15 @@ state and curves after an epoch (the checkpoint at step 10 and run.h5), for both
 ranks over 4 chunks is a usage error.
 
 train.deterministic=false (the default): one product per rank and MPI's sum, so 1 and 2 ranks agree only up to
-the order of float summation: losses within 1e-5 (they agree to ~1e-7) and parameters after the
-epoch within 1e-3 (a ReLU pre-activation within those last bits of zero lands on either side of
-its kink, and Adam turns the flipped gradient entries into lr-sized differences)."""
+the order of float summation. Losses within 1e-5: each a sum of the batch's ~50 x 800 terms, ~1e-6
+relative apart (seen ~1e-7). Parameters and Adam's moments after the epoch within 1e-3 relative
+(per dataset, in norm): without a decision flipped, the gradients differ by ~1e-6 relative and Adam's
+normalised steps pass that on, ~1e-6 of the parameters' change (seen 9.7e-7). A flipped decision (a
+ReLU pre-activation within that rounding of 0: ~1 expected among the ~10^6 of 10 steps) changes one
+sample's 1/50 share of one unit's fan-in and fan-out gradients (~800 entries), so Adam's steps there
+by up to 2% of lr = 1e-3 over the ~10 steps left: 2e-5 x 10 x sqrt(800) ~ 6e-3 absolute against
+a tensor norm of ~19 (fc1), ~3e-4 relative. 1e-3 covers that one flip; a wrong shard, a missing or
+doubled rank's gradient moves the parameters by 1e-2 relative and more."""
 import os, shutil, subprocess, sys
 import h5py
 import numpy as np

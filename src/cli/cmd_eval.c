@@ -73,6 +73,11 @@ int gsvae_cmd_eval(int argc, char **argv) {
   gsvae_eval_bounds bounds;
   gsvae_eval_run(&run, &data, count, args.iw, seed, &bounds);
   double elbo = bounds.neg_elbo, bce = bounds.bce, kl = bounds.kl, iw_bound = bounds.neg_log_px_iw;
+  if (!isfinite(elbo) || (args.iw && !isfinite(iw_bound)))
+    gsvae_fail(GSVAE_EXIT_DIVERGED,
+               "eval: %s: the -ELBO of the parameters of step %ld is %g, not finite: the run diverged; evaluate a "
+               "checkpoint from before (gsvae inspect %s lists them)",
+               run.file, run.step, isfinite(elbo) ? iw_bound : elbo, run.dir[0] ? run.dir : run.file);
   if (args.json) {
     printf("{\"file\": \"%s\", \"split\": \"%s\", \"images\": %d, \"step\": %ld, \"neg_elbo\": %.17g, \"bce\": %.17g, "
            "\"kl\": %.17g",

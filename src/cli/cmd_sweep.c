@@ -201,6 +201,7 @@ int gsvae_cmd_sweep(int argc, char **argv) {
 
   if (list) {
     print_list(&spec, configs);
+    free(configs);
     return GSVAE_EXIT_OK;
   }
   if (only_point >= spec.point_count)

@@ -237,6 +237,48 @@ static int read_curve_table(hid_t file, gsvae_curve_table *table, const char *fi
   return 0;
 }
 
+/* The keys a resume may change without a note: where and how far this run goes, not what it trains. */
+static bool resume_may_change(const char *key) {
+  return !strncmp(key, "run.", 4) || !strncmp(key, "device.", 7) || !strcmp(key, "train.epochs") ||
+         !strcmp(key, "train.max_steps");
+}
+
+/* One note naming every other key whose value differs between the checkpoint's resolved config
+ * and this run's (both from gsvae_config_to_yaml: the same keys, in the same order). */
+static void note_changed_keys(const char *file_name, const gsvae_config *stored, const gsvae_config *config) {
+  char *then = gsvae_config_to_yaml(stored), *now = gsvae_config_to_yaml(config), *save_then, *save_now;
+  char section[64] = "", changes[2048] = "";
+  bool run_changed = false;
+  for (char *a = strtok_r(then, "\n", &save_then), *b = strtok_r(now, "\n", &save_now); a && b;
+       a = strtok_r(NULL, "\n", &save_then), b = strtok_r(NULL, "\n", &save_now)) {
+    if (a[0] != ' ') {
+      snprintf(section, sizeof section, "%.*s", (int)strcspn(a, ":"), a);
+      continue;
+    }
+    if (!strcmp(a, b)) continue;
+    char key[128];
+    size_t leaf = strcspn(a + 2, ":");
+    snprintf(key, sizeof key, "%s.%.*s", section, (int)leaf, a + 2);
+    if (resume_may_change(key)) continue;
+    run_changed |= !strcmp(key, "train.seed") || !strcmp(key, "train.batch");
+    size_t used = strlen(changes);
+    snprintf(changes + used, sizeof changes - used, "%s%s %s -> %s", used ? ", " : "", key, a + 2 + leaf + 2,
+             strchr(b, ':') + 2);
+  }
+  if (changes[0])
+    fprintf(stderr, "gsvae: note: %s: keys changed since it was written (a resume goes on with this run's): %s%s\n",
+            file_name, changes,
+            run_changed ? " (train.seed or train.batch: the resumed run is not the run the checkpoint was part of)" : "");
+  free(then);
+  free(now);
+}
+
+/* A model check's failure: gsvae_errorf's -1 (the message is set) traded for GSVAE_CKPT_OTHER_MODEL. */
+static int other_model(int errorf_status) {
+  (void)errorf_status;
+  return GSVAE_CKPT_OTHER_MODEL;
+}
+
 /* The model keys decide the shapes; a checkpoint of another model is never resumed. */
 static int check_config(const char *yaml, const gsvae_config *config, const char *file_name, char *err) {
   gsvae_config stored;
@@ -245,30 +287,28 @@ static int check_config(const char *yaml, const gsvae_config *config, const char
   if (gsvae_config_load_yaml_text(&stored, yaml, strlen(yaml), file_name, parse_err))
     return gsvae_errorf(err, "%s: the stored config does not parse: %s", file_name, parse_err);
   if (stored.model_latents != config->model_latents)
-    return gsvae_errorf(err, "%s: model.latents is %d in the checkpoint, %d in this run", file_name,
-                        stored.model_latents, config->model_latents);
+    return other_model(gsvae_errorf(err, "%s: model.latents is %d in the checkpoint, %d in this run", file_name,
+                        stored.model_latents, config->model_latents));
   if (stored.model_categories != config->model_categories)
-    return gsvae_errorf(err, "%s: model.categories is %d in the checkpoint, %d in this run", file_name,
-                        stored.model_categories, config->model_categories);
+    return other_model(gsvae_errorf(err, "%s: model.categories is %d in the checkpoint, %d in this run", file_name,
+                        stored.model_categories, config->model_categories));
   bool hidden_differs = stored.model_hidden_count != config->model_hidden_count;
   for (int i = 0; !hidden_differs && i < config->model_hidden_count; i++)
     hidden_differs = stored.model_hidden[i] != config->model_hidden[i];
-  if (hidden_differs) return gsvae_errorf(err, "%s: model.hidden differs between the checkpoint and this run", file_name);
+  if (hidden_differs) return other_model(gsvae_errorf(err, "%s: model.hidden differs between the checkpoint and this run", file_name));
   if (stored.model_logits_relu != config->model_logits_relu)
-    return gsvae_errorf(err, "%s: model.logits_relu is %s in the checkpoint, %s in this run", file_name,
-                        stored.model_logits_relu ? "true" : "false", config->model_logits_relu ? "true" : "false");
+    return other_model(gsvae_errorf(err, "%s: model.logits_relu is %s in the checkpoint, %s in this run", file_name,
+                        stored.model_logits_relu ? "true" : "false", config->model_logits_relu ? "true" : "false"));
   /* the scalars beside the layers (layout.h) follow these keys */
   bool stored_baseline = stored.train_estimator == GSVAE_ESTIMATOR_SF && stored.train_sf_baseline == GSVAE_SF_BASELINE_EMA;
   bool baseline = config->train_estimator == GSVAE_ESTIMATOR_SF && config->train_sf_baseline == GSVAE_SF_BASELINE_EMA;
   if (stored.tau_learn != config->tau_learn)
-    return gsvae_errorf(err, "%s: tau.learn is %s in the checkpoint, %s in this run", file_name,
-                        stored.tau_learn ? "true" : "false", config->tau_learn ? "true" : "false");
+    return other_model(gsvae_errorf(err, "%s: tau.learn is %s in the checkpoint, %s in this run", file_name,
+                        stored.tau_learn ? "true" : "false", config->tau_learn ? "true" : "false"));
   if (stored_baseline != baseline)
-    return gsvae_errorf(err, "%s: the checkpoint %s an sf moving-average baseline, this run %s", file_name,
-                        stored_baseline ? "holds" : "has no", baseline ? "needs one" : "has none");
-  if (stored.train_seed != config->train_seed || stored.train_batch != config->train_batch)
-    fprintf(stderr, "gsvae: warning: %s: train.seed or train.batch differs from this run's; the resumed run is not "
-            "the run the checkpoint was part of\n", file_name);
+    return other_model(gsvae_errorf(err, "%s: the checkpoint %s an sf moving-average baseline, this run %s", file_name,
+                        stored_baseline ? "holds" : "has no", baseline ? "needs one" : "has none"));
+  note_changed_keys(file_name, &stored, config);
   return 0;
 }
 
@@ -297,7 +337,7 @@ static int load_file(hid_t file, const char *name, const gsvae_config *config, c
   if (!yaml) return -1;
   int status = check_config(yaml, config, name, err);
   free(yaml);
-  if (status) return -1;
+  if (status) return status;
   float **buffers[3] = {&ckpt->params, &ckpt->exp_avg, &ckpt->exp_avg_sq};
   for (int b = 0; b < 3; b++) {
     *buffers[b] = mallocCheck(layout->param_count * sizeof(float));

@@ -42,9 +42,15 @@ void gsvae_ckpt_path(char *path, const char *run_dir, long step);
 int gsvae_ckpt_write(const char *run_dir, const gsvae_checkpoint *ckpt, const gsvae_layout *layout,
                      const char *config_yaml, char *err);
 
+/* What gsvae_ckpt_load returns for a sound checkpoint of another model (a model key, tau.learn or
+ * sf's moving average differs from this run's; the message names it), -1 for a damaged one. */
+enum { GSVAE_CKPT_OTHER_MODEL = -2 };
+
 /* Loads and validates path against the running config and layout: structure, shapes, the
- * model keys of the stored config (a differing one is named), the checksum. Fills ckpt
- * (buffers malloc'd; gsvae_ckpt_free) and returns 0, or -1 with a message naming the file. */
+ * model keys of the stored config (a differing one is named: GSVAE_CKPT_OTHER_MODEL), the
+ * checksum. Any other key may differ: each that does is named in one note on stderr (run.*,
+ * device.*, train.epochs and train.max_steps aside). Fills ckpt (buffers malloc'd;
+ * gsvae_ckpt_free) and returns 0, or -1 with a message naming the file. */
 int gsvae_ckpt_load(const char *path, const gsvae_config *config, const gsvae_layout *layout,
                     gsvae_checkpoint *ckpt, char *err);
 /* The same on an in-memory file image (the fuzzing entry point); name is for messages. */

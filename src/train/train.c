@@ -185,14 +185,24 @@ static int pick_checkpoint(trainer *t, gsvae_checkpoint *ckpt, char *err) {
     free(steps);
     return status;
   }
+  int other_model = 0;
   for (int i = 0; i < count && status == 0; i++) {
     char path[GSVAE_PATH_LEN + 32], why[GSVAE_ERR_LEN];
     gsvae_ckpt_path(path, config->run_dir, steps[i]);
-    if (gsvae_ckpt_load(path, config, &t->layout, ckpt, why) == 0) {
+    int loaded = gsvae_ckpt_load(path, config, &t->layout, ckpt, why);
+    if (loaded == 0) {
       status = 1;
     } else {
-      fprintf(stderr, "gsvae: warning: skipping an invalid checkpoint: %s\n", why);
-      if (i + 1 == count)
+      other_model += loaded == GSVAE_CKPT_OTHER_MODEL;
+      fprintf(stderr, "gsvae: warning: skipping %s: %s\n",
+              loaded == GSVAE_CKPT_OTHER_MODEL ? "a checkpoint of another model" : "an invalid checkpoint", why);
+      if (i + 1 < count) continue;
+      /* sound checkpoints of another model are the run's own: never advise moving them away */
+      if (other_model)
+        status = gsvae_errorf(err, "none of the %d checkpoint(s) in %s/ckpt can be resumed by this run: %d hold another "
+                              "model (see the warnings above), which resumes only with the keys it was trained with; "
+                              "give those keys, or start this run in a new run.dir", count, config->run_dir, other_model);
+      else
         status = gsvae_errorf(err, "none of the %d checkpoint(s) in %s/ckpt is valid (see the warnings above); move "
                               "them away to start afresh", count, config->run_dir);
     }
