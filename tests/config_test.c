@@ -25,7 +25,8 @@ static int same_config(const gsvae_config *a, const gsvae_config *b) {
              a->model_latents == b->model_latents && a->model_categories == b->model_categories &&
              a->model_hidden_count == b->model_hidden_count && a->model_logits_relu == b->model_logits_relu &&
              a->train_epochs == b->train_epochs && a->train_max_steps == b->train_max_steps &&
-             a->train_batch == b->train_batch && a->train_lr == b->train_lr && a->train_beta1 == b->train_beta1 &&
+             a->train_batch == b->train_batch && a->train_optimizer == b->train_optimizer &&
+             a->train_lr == b->train_lr && a->train_beta1 == b->train_beta1 &&
              a->train_beta2 == b->train_beta2 && a->train_eps == b->train_eps && a->train_seed == b->train_seed &&
              a->train_estimator == b->train_estimator && a->train_unrelaxed == b->train_unrelaxed &&
              a->train_max_bad_steps == b->train_max_bad_steps && a->train_deterministic == b->train_deterministic &&
@@ -51,7 +52,9 @@ static void test_defaults(void) {
   CHECK(c.model_logits_relu, "logits_relu");
   CHECK(c.train_epochs == 10 && c.train_max_steps == 0 && c.train_batch == 100, "%d %ld %d", c.train_epochs,
         c.train_max_steps, c.train_batch);
-  CHECK(c.train_lr == 1e-3 && c.train_beta1 == 0.9 && c.train_beta2 == 0.999 && c.train_eps == 1e-8, "adam");
+  CHECK(c.train_lr == 1e-3 && c.train_beta1 == 0.9 && c.train_beta2 == 0.999 && c.train_eps == 1e-8 &&
+            c.train_optimizer == GSVAE_OPTIMIZER_ADAM,
+        "adam");
   CHECK(c.train_seed == 0 && c.train_estimator == GSVAE_ESTIMATOR_GS && c.train_unrelaxed, "seed/estimator");
   CHECK(c.train_max_bad_steps == 10, "%d", c.train_max_bad_steps);
   CHECK(!c.train_deterministic && c.train_reduce_chunks == 8, "%d %d", c.train_deterministic, c.train_reduce_chunks);
@@ -160,6 +163,7 @@ static void randomize(gsvae_config *c, unsigned *state) {
   c->train_max_steps = (long)RAND() * RAND() * RAND();
   c->train_batch = 1 + RAND() % 1000;
   double unit = (RAND() + 0.5) / 65536.0 * ((RAND() + 1) / 65537.0);
+  c->train_optimizer = RAND() % 2;
   c->train_lr = unit * 1e-3 / 3.0;
   c->train_beta1 = unit;
   c->train_beta2 = 1.0 - unit * 1e-7;

@@ -12,7 +12,7 @@
  *   /params/<name>, /optimizer/exp_avg/<name>, /optimizer/exp_avg_sq/<name>  float32, state_dict
  *       names and shapes (gsvae_layout_tensor)
  *   /curves/steps/<col>, /curves/epochs/<col>  the curves so far, as in run.h5
- *   attributes on /: format, step (steps completed; the next step's Adam t is step+1), epoch
+ *   attributes on /: format, step (steps completed; the next step's optimizer t is step+1), epoch
  *       (epochs completed), tau (of the last step), seed, config (resolved YAML), interval_sums
  *       and epoch_sums (the loss sums of the unfinished log interval and epoch: its
  *       GSVAE_METRIC_SLOTS sums, then steps and skipped steps: GSVAE_CKPT_SUMS doubles),
