@@ -35,7 +35,7 @@ def main():
     for path in sorted(glob.glob(os.path.join(runs_dir, "*-seed*", "run.h5"))):
         match = re.search(r"([a-z_]+)-seed(\d+)$", os.path.dirname(path))
         try:
-            with h5py.File(path, "r") as f:
+            with h5py.File(path, "r", swmr=True) as f:
                 epochs = f["curves/epochs"]
                 train, test = epochs["train_relaxed"][:], epochs["test_loss"][:]
         except OSError as error:  # a run in progress holds its file open for writing
