@@ -1,11 +1,13 @@
 /* GPU tests, each a mode of this program (exit 77 = skipped when no GPU is visible):
  *   one_step       CPU and CUDA backends, same config/params/batch: loss, metrics and every
- *                  gradient tensor agree (fp32), and Adam on the same gradient gives the same
- *                  bits, for every estimator, sf with either baseline and tau.learn; test loss too
+ *                  gradient tensor agree (fp32), and the optimizer on the same gradient gives the
+ *                  same bits, for every estimator, sf with either baseline and tau.learn; test
+ *                  loss too
  *   hundred_steps  the same over 100 training steps, the GPU starting each from the CPU's state
  *                  (so that rounding cannot compound): gs, sf with its moving average, st with a
- *                  learned tau
- *   graphs         graph replay equals eager launches bit for bit (params, Adam state, metrics)
+ *                  learned tau, and st with RAdam (its two rules: momentum to t = 5, rectified on)
+ *   graphs         graph replay equals eager launches bit for bit (params, optimizer state,
+ *                  metrics), also with RAdam, whose rule the captured step reads per step
  *   nccl           the NCCL communicator with one rank (its ordered reduction inside the step)
  *                  equals no communicator, bit for bit, in a graph and eager, with and without
  *                  train.deterministic; a deterministic run repeated gives the same bits */
@@ -25,13 +27,14 @@
 #define TEST_IMAGES 300
 
 /* The estimator under test: train.estimator with its samples (grmck's K, sf's S), sf's baseline
- * and tau.learn. */
+ * and tau.learn; and the optimizer (left out: Adam). */
 typedef struct {
   gsvae_estimator estimator;
   int samples;
   gsvae_sf_baseline baseline;
   bool learn_tau;
   const char *label;
+  gsvae_optimizer optimizer;
 } estimator_case;
 
 typedef struct {
@@ -70,6 +73,7 @@ static void fixture_init(fixture *f, estimator_case c, gsvae_binarize binarize) 
   if (c.samples) f->config.train_estimator_samples = c.samples;
   f->config.train_sf_baseline = c.baseline;
   f->config.tau_learn = c.learn_tau;
+  f->config.train_optimizer = c.optimizer;
   if (c.learn_tau) f->config.tau_schedule = GSVAE_TAU_CONSTANT, f->config.tau_init = 0.7;
   f->config.data_binarize = binarize;
   f->config.train_unrelaxed = true;
@@ -164,7 +168,7 @@ typedef struct {
   bool gradient_vanished;  /* a trained tensor's CPU gradient was all zero: its comparison shows nothing */
   bool state_moved;        /* sf's baseline is state: its gradient must be exactly 0 on both */
   long samples, decisions, unrelaxed_decisions; /* samples compared; those left out (relaxed, unrelaxed) */
-  size_t adam_differing;   /* parameters and moments whose GPU update, from the CPU's gradient, differs */
+  size_t update_differing; /* parameters and moments whose GPU update, from the CPU's gradient, differs */
   double baseline;         /* sf's moving average after the update, relative */
 } differences;
 
@@ -180,8 +184,8 @@ static gsvae_step chunk_alone(const gsvae_step *s, int c) {
 /* One step from the state both backends hold. Each sample is run alone on both (a chunk per
  * sample), so that every gradient element can be compared against the sum of its samples' sizes,
  * which cancellation in the batch's sum (log tau's scalar, a bias) cannot shrink. Then the whole
- * batch as one chunk, and the GPU's update on the CPU's gradient (copied over its own): its Adam,
- * which rounds each operation as cpu_adam_update does, must give the CPU's bits. */
+ * batch as one chunk, and the GPU's update on the CPU's gradient (copied over its own): its optimizer,
+ * which rounds each operation as cpu_optimizer_update does, must give the CPU's bits. */
 static void compare_step(fixture *f, gsvae_backend *cpu, gsvae_backend *gpu, const gsvae_step *s, differences *d) {
   const gsvae_layout *layout = &f->layout;
   size_t n = layout->param_count, count_cpu, count_gpu;
@@ -256,7 +260,7 @@ static void compare_step(fixture *f, gsvae_backend *cpu, gsvae_backend *gpu, con
     for (size_t i = 0; i < n; i++) {
       /* the moving average is updated in double, where nvcc may contract into FMA: compared below */
       if (i == baseline || i == baseline + 1) continue;
-      d->adam_differing += memcmp(&state[0][k][i], &state[1][k][i], sizeof(float)) != 0;
+      d->update_differing += memcmp(&state[0][k][i], &state[1][k][i], sizeof(float)) != 0;
     }
   if (layout->has_sf_baseline)
     for (int i = 0; i < 2; i++)
@@ -268,7 +272,7 @@ static void compare_step(fixture *f, gsvae_backend *cpu, gsvae_backend *gpu, con
   free(size);
 }
 
-/* Each gradient tensor and metric within its limit, few decisions, Adam bit for bit. */
+/* Each gradient tensor and metric within its limit, few decisions, the update bit for bit. */
 static void report_differences(const fixture *f, const differences *d, double limit) {
   const char *metric_names[GSVAE_METRIC_SLOTS] = {"relaxed loss", "bce", "kl (vs 2 L log K per sample)",
                                                   "unrelaxed loss", "samples"};
@@ -289,7 +293,8 @@ static void report_differences(const fixture *f, const differences *d, double li
   double rate = (double)(d->decisions > d->unrelaxed_decisions ? d->decisions : d->unrelaxed_decisions) / d->samples;
   expect(rate <= DECISIONS_PER_SAMPLE_LIMIT, "samples with a decision at a tie, per sample", rate,
          DECISIONS_PER_SAMPLE_LIMIT);
-  expect(d->adam_differing == 0, "Adam on the CPU's gradient: values differing", (double)d->adam_differing, 0);
+  expect(d->update_differing == 0, "the optimizer on the CPU's gradient: values differing",
+         (double)d->update_differing, 0);
   /* the average's inputs are equal (the CPU's metric sums were copied over): double rounding only */
   expect(d->baseline <= 1e-6, "sf moving average after the update", d->baseline, 1e-6);
 }
@@ -333,7 +338,7 @@ static void compare_steps(estimator_case c, gsvae_binarize binarize, int steps) 
     expect(relative(reads[1].tau, reads[0].tau) <= 1e-6, "learned tau read out", relative(reads[1].tau, reads[0].tau),
            1e-6);
   double cpu_test[GSVAE_METRIC_SLOTS] = {0}, gpu_test[GSVAE_METRIC_SLOTS] = {0};
-  cpu->evaluate(cpu, 0, TEST_IMAGES, cpu_test); /* the same parameters, if Adam passed */
+  cpu->evaluate(cpu, 0, TEST_IMAGES, cpu_test); /* the same parameters, if the update passed */
   gpu->evaluate(gpu, 0, TEST_IMAGES, gpu_test);
   expect(relative(gpu_test[GSVAE_METRIC_RELAXED], cpu_test[GSVAE_METRIC_RELAXED]) <= 1e-5, "test loss",
          relative(gpu_test[GSVAE_METRIC_RELAXED], cpu_test[GSVAE_METRIC_RELAXED]), 1e-5);
@@ -367,6 +372,7 @@ static void test_hundred_steps(void) {
       {GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "gs"},
       {GSVAE_ESTIMATOR_SF, 2, GSVAE_SF_BASELINE_EMA, false, "sf, 2 samples, moving average"},
       {GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, true, "st, tau.learn"},
+      {GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, false, "st, radam", GSVAE_OPTIMIZER_RADAM},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_steps(cases[i], GSVAE_BINARIZE_DYNAMIC, 100);
 }
@@ -418,6 +424,8 @@ static void test_graphs(void) {
       {GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, false, "graphs == eager (st), 30 steps"},
       {GSVAE_ESTIMATOR_SF, 3, GSVAE_SF_BASELINE_EMA, false, "graphs == eager (sf:3, moving average)"},
       {GSVAE_ESTIMATOR_GRMCK, 10, GSVAE_SF_BASELINE_EMA, true, "graphs == eager (grmck, tau.learn)"},
+      {GSVAE_ESTIMATOR_REINMAX, 0, GSVAE_SF_BASELINE_EMA, false, "graphs == eager (reinmax, radam)",
+       GSVAE_OPTIMIZER_RADAM},
   };
   for (size_t e = 0; e < sizeof cases / sizeof cases[0]; e++) {
     fixture f;
