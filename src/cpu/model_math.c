@@ -1,6 +1,7 @@
 /* The model's math on the CPU over the flat buffers: encoder, Gumbel-Softmax / straight-through
- * sample, decoder, BCE + KL and their gradients, the unrelaxed objective, and Adam. The trainer
- * builds it in float; the gradient check builds it again with -DGSVAE_REAL_DOUBLE. */
+ * sample, decoder, BCE + KL and their gradients, the unrelaxed objective, and the optimizer
+ * (Adam, RAdam). The trainer builds it in float; the gradient check builds it again with
+ * -DGSVAE_REAL_DOUBLE. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

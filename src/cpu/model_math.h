@@ -1,6 +1,6 @@
 /* The model's math on the CPU, the reference the GPU backend is checked against: forward and
  * backward of the trained objective under any estimator (latent.h), the unrelaxed
- * objective, encode/decode, and Adam, over the flat buffers. Matrix products through CBLAS.
+ * objective, encode/decode, and Adam/RAdam, over the flat buffers. Matrix products through CBLAS.
  * The trainer builds it in float; the gradient check builds the same source in double
  * (-DGSVAE_REAL_DOUBLE), whose functions carry a _f64 suffix so both can link together. */
 #pragma once
