@@ -38,6 +38,7 @@ def main():
             with h5py.File(path, "r", swmr=True) as f:
                 epochs = f["curves/epochs"]
                 train, test = epochs["train_relaxed"][:], epochs["test_loss"][:]
+                config = f.attrs["config"]
         except OSError as error:  # a run in progress holds its file open for writing
             print(f"summarize_reinmax: skipping {path}: {error}", file=sys.stderr)
             continue
@@ -45,10 +46,15 @@ def main():
     if not curves:
         sys.exit(f"summarize_reinmax: no */run.h5 under {runs_dir}")
     reached = min(len(train) for runs in curves.values() for train, _ in runs.values())
+    config = config.decode() if isinstance(config, bytes) else config
+    data = re.search(r"^  dir: (.*)$", config, re.M).group(1).strip('"')
+    binarize = re.search(r"^  binarize: (.*)$", config, re.M).group(1)
     lines = [f"# {title}", "",
              f"`bench/estimators/summarize_reinmax.py {' '.join(sys.argv[1:])}` over the runs of "
              f"`bench/estimators/reproduce_reinmax.sh` (its commands in {runs_dir}/commands.txt). Epoch {reached}, "
-             "the last every run reached; mean ± sd over seeds; lower is better.", "",
+             "the last every run reached; mean ± sd over seeds; lower is better. Data: "
+             f"`{data}` (binarize: {binarize}); the papers' tables are on MNIST, so these numbers are not "
+             "theirs unless data.dir is MNIST.", "",
              "| gsvae estimator | the authors' name | seeds | train −ELBO | test −ELBO |", "|---|---|---:|---:|---:|"]
     for name in ESTIMATORS:
         runs = curves.get(name, {})
