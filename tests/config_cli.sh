@@ -28,6 +28,7 @@ expect 2 "train.estimator_samples=1" "loo" "at least 2" -- "$gsvae" config train
 expect 2 "tau.learn=true" "tau.schedule=exp" "constant" -- "$gsvae" config tau.learn=true tau.schedule=exp
 expect 2 "tau.learn=true" "train.estimator=sf" "no gradient" -- "$gsvae" config tau.learn=true train.estimator=sf
 expect 2 "train.estimator_samples" "'0'" "[1, 1000]" -- "$gsvae" config train.estimator_samples=0
+expect 2 "train.optimizer" "'sgd'" "adam|radam" -- "$gsvae" config train.optimizer=sgd
 printf 'model:\n  latents: 3\n  hidden: [100\n' >"$work/malformed.yaml"
 expect 2 "$work/malformed.yaml:4:1" "malformed YAML" -- "$gsvae" config "$work/malformed.yaml"
 printf 'train:\n  lr: 0.1\n  lr: 0.2\n' >"$work/duplicate.yaml"
@@ -39,7 +40,7 @@ expect 2 "nonsense" "key=value" -- "$gsvae" config nonsense
 
 # --help lists every key with its default and range
 "$gsvae" config --help >"$work/help" 2>&1 || fail "config --help exited $?"
-for key in data.dir model.hidden train.lr train.seed tau.schedule run.log_every run.resume device.graphs; do
+for key in data.dir model.hidden train.optimizer train.lr train.seed tau.schedule run.log_every run.resume device.graphs; do
   grep -q "$key" "$work/help" || fail "--help lacks $key"
 done
 
@@ -72,6 +73,22 @@ grep -q "lr: 0.0003$" "$work/over.yaml" && grep -q "hidden: \[64, 32\]" "$work/o
 "$gsvae" config configs/jang_anneal.yaml >"$work/jang.yaml" || fail "config configs/jang_anneal.yaml exited $?"
 "$gsvae" config tau.schedule=exp tau.init=1 tau.min=0.5 tau.rate=1e-4 tau.every=1000 run.dir=results/jang_anneal \
   | cmp -s - "$work/jang.yaml" || fail "configs/jang_anneal.yaml is not the seed with Jang's tau keys"
+
+# ReinMax's reproduction configs are named C x L as the authors write them (--categorical-dim C
+# --latent-dim L): L variables (model.latents) of C classes (model.categories). Their 8x4 is 4
+# variables of 8 classes, trained as reinmax_8_4.sh does: grey levels, batch 100, 160 epochs, Adam
+# at lr 5e-4, tau 1.3.
+for file in configs/reinmax/*x*.yaml; do
+  shape=$(basename "$file" .yaml) && classes=${shape%x*} && variables=${shape#*x}
+  "$gsvae" config "$file" >"$work/reinmax.yaml" || fail "config $file exited $?"
+  grep -q "^  latents: $variables$" "$work/reinmax.yaml" && grep -q "^  categories: $classes$" "$work/reinmax.yaml" \
+    || fail "$file is not $variables variables of $classes classes: $(grep -E 'latents|categories' "$work/reinmax.yaml")"
+done
+"$gsvae" config configs/reinmax/8x4.yaml >"$work/8x4.yaml" || fail "config configs/reinmax/8x4.yaml exited $?"
+for line in "  latents: 4" "  categories: 8" "  binarize: none" "  batch: 100" "  epochs: 160" "  optimizer: adam" \
+  "  lr: 0.0005" "  init: 1.3" "  estimator: reinmax" "  logits_relu: false"; do
+  grep -qx "$line" "$work/8x4.yaml" || fail "configs/reinmax/8x4.yaml lacks '$line'"
+done
 
 # the command line itself: no command is a usage error; --version and every command's --help answer
 "$gsvae" >/dev/null 2>"$work/err"; code=$?

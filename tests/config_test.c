@@ -43,6 +43,7 @@ static const field fields[] = {
     FIELD("model.logits_relu", model_logits_relu, F_BOOL, 0, 0),
     FIELD("train.epochs", train_epochs, F_INT, 1, 65536),
     FIELD("train.max_steps", train_max_steps, F_LONG, 0, 1e15),
+    FIELD("train.optimizer", train_optimizer, F_ENUM, 0, GSVAE_OPTIMIZER_RADAM),
     FIELD("train.batch", train_batch, F_INT, 1, 1000),
     FIELD("train.lr", train_lr, F_DOUBLE, 1e-8, 1),
     FIELD("train.beta1", train_beta1, F_DOUBLE, 0, 0.999999),
@@ -122,7 +123,9 @@ static void test_defaults(void) {
   CHECK(c.model_logits_relu, "logits_relu");
   CHECK(c.train_epochs == 10 && c.train_max_steps == 0 && c.train_batch == 100, "%d %ld %d", c.train_epochs,
         c.train_max_steps, c.train_batch);
-  CHECK(c.train_lr == 1e-3 && c.train_beta1 == 0.9 && c.train_beta2 == 0.999 && c.train_eps == 1e-8, "adam");
+  CHECK(c.train_lr == 1e-3 && c.train_beta1 == 0.9 && c.train_beta2 == 0.999 && c.train_eps == 1e-8 &&
+            c.train_optimizer == GSVAE_OPTIMIZER_ADAM,
+        "adam");
   CHECK(c.train_seed == 0 && c.train_estimator == GSVAE_ESTIMATOR_GS && c.train_unrelaxed, "seed/estimator");
   CHECK(c.train_max_bad_steps == 10, "%d", c.train_max_bad_steps);
   CHECK(!c.train_deterministic && c.train_reduce_chunks == 8, "%d %d", c.train_deterministic, c.train_reduce_chunks);

@@ -1,11 +1,13 @@
 /* GPU tests, each a mode of this program (exit 77 = skipped when no GPU is visible):
  *   one_step       CPU and CUDA backends, same config/params/batch: loss, metrics and every
- *                  gradient tensor agree (fp32), and Adam on the same gradient gives the same
- *                  bits, for every estimator, sf with either baseline and tau.learn; test loss too
+ *                  gradient tensor agree (fp32), and the optimizer on the same gradient gives the
+ *                  same bits, for every estimator, sf with either baseline and tau.learn; test
+ *                  loss too
  *   hundred_steps  the same over 100 training steps, the GPU starting each from the CPU's state
  *                  (so that rounding cannot compound): gs, sf with its moving average, st with a
- *                  learned tau
- *   graphs         graph replay equals eager launches bit for bit (params, Adam state, metrics)
+ *                  learned tau, and st with RAdam (its two rules: momentum to t = 5, rectified on)
+ *   graphs         graph replay equals eager launches bit for bit (params, optimizer state,
+ *                  metrics), also with RAdam, whose rule the captured step reads per step
  *   nccl           the NCCL communicator with one rank (its ordered reduction inside the step)
  *                  equals no communicator, bit for bit, in a graph and eager, with and without
  *                  train.deterministic; a deterministic run repeated gives the same bits */
@@ -172,7 +174,7 @@ typedef struct {
                               the decided samples' own differences, relative to the samples' sizes */
   double batch_metric[GSVAE_METRIC_SLOTS]; /* the same for the whole batch's metric sums */
   long short_batches;      /* steps compared whose batch is shorter than train.batch */
-  size_t adam_differing;   /* parameters and moments whose GPU update, from the CPU's gradient, differs */
+  size_t update_differing; /* parameters and moments whose GPU update, from the CPU's gradient, differs */
   double baseline;         /* sf's moving average after the update, relative */
 } differences;
 
@@ -188,8 +190,8 @@ static gsvae_step chunk_alone(const gsvae_step *s, int c) {
 /* One step from the state both backends hold. Each sample is run alone on both (a chunk per
  * sample), so that every gradient element can be compared against the sum of its samples' sizes,
  * which cancellation in the batch's sum (log tau's scalar, a bias) cannot shrink. Then the whole
- * batch as one chunk, and the GPU's update on the CPU's gradient (copied over its own): its Adam,
- * which rounds each operation as cpu_adam_update does, must give the CPU's bits. */
+ * batch as one chunk, and the GPU's update on the CPU's gradient (copied over its own): its optimizer,
+ * which rounds each operation as cpu_optimizer_update does, must give the CPU's bits. */
 static void compare_step(fixture *f, gsvae_backend *cpu, gsvae_backend *gpu, const gsvae_step *s, differences *d) {
   const gsvae_layout *layout = &f->layout;
   size_t n = layout->param_count, count_cpu, count_gpu;
@@ -292,7 +294,7 @@ static void compare_step(fixture *f, gsvae_backend *cpu, gsvae_backend *gpu, con
     for (size_t i = 0; i < n; i++) {
       /* the moving average is updated in double, where nvcc may contract into FMA: compared below */
       if (i == baseline || i == baseline + 1) continue;
-      d->adam_differing += memcmp(&state[0][k][i], &state[1][k][i], sizeof(float)) != 0;
+      d->update_differing += memcmp(&state[0][k][i], &state[1][k][i], sizeof(float)) != 0;
     }
   if (layout->has_sf_baseline)
     for (int i = 0; i < 2; i++)
@@ -304,7 +306,7 @@ static void compare_step(fixture *f, gsvae_backend *cpu, gsvae_backend *gpu, con
   free(size), free(size_all), free(decided_diff);
 }
 
-/* Each gradient tensor and metric within its limit, few decisions, Adam bit for bit. */
+/* Each gradient tensor and metric within its limit, few decisions, the update bit for bit. */
 static void report_differences(const fixture *f, const differences *d, double limit) {
   const char *metric_names[GSVAE_METRIC_SLOTS] = {"relaxed loss", "bce", "kl (vs 2 L log K per sample)",
                                                   "unrelaxed loss", "samples"};
@@ -332,7 +334,8 @@ static void report_differences(const fixture *f, const differences *d, double li
          d->decisions, d->unrelaxed_decisions);
   long decisions = d->decisions > d->unrelaxed_decisions ? d->decisions : d->unrelaxed_decisions;
   expect(decisions <= DECISIONS_LIMIT, "samples with a decision at a tie", (double)decisions, DECISIONS_LIMIT);
-  expect(d->adam_differing == 0, "Adam on the CPU's gradient: values differing", (double)d->adam_differing, 0);
+  expect(d->update_differing == 0, "the optimizer on the CPU's gradient: values differing",
+         (double)d->update_differing, 0);
   /* the average's inputs are equal (the CPU's metric sums were copied over): double rounding only */
   expect(d->baseline <= 1e-6, "sf moving average after the update", d->baseline, 1e-6);
 }
@@ -340,7 +343,7 @@ static void report_differences(const fixture *f, const differences *d, double li
 /* `steps` steps of the training loop's sequence; before each, the GPU takes the CPU's state, so
  * that differences cannot compound. Eager, a chunk per sample (train.deterministic with as many
  * chunks as the batch has samples), and room for the whole batch as one chunk. */
-static void compare_steps(estimator_case c, gsvae_binarize binarize, int steps) {
+static void compare_steps(estimator_case c, gsvae_binarize binarize, int steps, gsvae_optimizer optimizer) {
   printf("-- %d step%s and a short batch from the CPU's state, %s\n", steps, steps == 1 ? "" : "s", c.label);
   /* fp32 sums in another order: ~1e-7 per operation, 1e-5 leaves room for the depth of the net.
    * sf's gradient weighs each sample by its loss less the baseline: differences of per-sample BCE
@@ -350,6 +353,7 @@ static void compare_steps(estimator_case c, gsvae_binarize binarize, int steps) 
   double limit = c.estimator == GSVAE_ESTIMATOR_SF ? 1e-3 : 1e-5;
   fixture f;
   fixture_init(&f, c, binarize);
+  f.config.train_optimizer = optimizer;
   f.config.train_deterministic = true;
   f.config.train_reduce_chunks = f.config.train_batch;
   f.config.device_graphs = false;
@@ -385,7 +389,7 @@ static void compare_steps(estimator_case c, gsvae_binarize binarize, int steps) 
    * summed in another order, ~1e-6 relative each; positive, so the sum's relative error is no more.
    * An argmax at a tie in the test set moves one sample by ~1e-4 of its loss, 3e-7 of the sum. */
   double cpu_test[GSVAE_METRIC_SLOTS] = {0}, gpu_test[GSVAE_METRIC_SLOTS] = {0};
-  cpu->evaluate(cpu, 0, TEST_IMAGES, cpu_test); /* the same parameters, if Adam passed */
+  cpu->evaluate(cpu, 0, TEST_IMAGES, cpu_test); /* the same parameters, if the update passed */
   gpu->evaluate(gpu, 0, TEST_IMAGES, gpu_test);
   expect(relative(gpu_test[GSVAE_METRIC_RELAXED], cpu_test[GSVAE_METRIC_RELAXED]) <= 1e-5, "test loss",
          relative(gpu_test[GSVAE_METRIC_RELAXED], cpu_test[GSVAE_METRIC_RELAXED]), 1e-5);
@@ -397,7 +401,7 @@ static void compare_steps(estimator_case c, gsvae_binarize binarize, int steps) 
 
 static void test_one_step(void) {
   compare_steps((estimator_case){GSVAE_ESTIMATOR_GS, 0, GSVAE_SF_BASELINE_EMA, false, "gs, grey pixels"},
-                GSVAE_BINARIZE_NONE, 1);
+                GSVAE_BINARIZE_NONE, 1, GSVAE_OPTIMIZER_ADAM);
   const estimator_case cases[] = {
       {GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, false, "st"},
       {GSVAE_ESTIMATOR_ST_SOFTMAX, 0, GSVAE_SF_BASELINE_EMA, false, "st_softmax"},
@@ -411,7 +415,8 @@ static void test_one_step(void) {
       {GSVAE_ESTIMATOR_GST, 0, GSVAE_SF_BASELINE_EMA, true, "gst, tau.learn"},
       {GSVAE_ESTIMATOR_GRMCK, 10, GSVAE_SF_BASELINE_EMA, true, "grmck, K = 10, tau.learn"},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_steps(cases[i], GSVAE_BINARIZE_DYNAMIC, 1);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    compare_steps(cases[i], GSVAE_BINARIZE_DYNAMIC, 1, GSVAE_OPTIMIZER_ADAM);
 }
 
 static void test_hundred_steps(void) {
@@ -420,7 +425,10 @@ static void test_hundred_steps(void) {
       {GSVAE_ESTIMATOR_SF, 2, GSVAE_SF_BASELINE_EMA, false, "sf, 2 samples, moving average"},
       {GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, true, "st, tau.learn"},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_steps(cases[i], GSVAE_BINARIZE_DYNAMIC, 100);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    compare_steps(cases[i], GSVAE_BINARIZE_DYNAMIC, 100, GSVAE_OPTIMIZER_ADAM);
+  compare_steps((estimator_case){GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, false, "st, radam"},
+                GSVAE_BINARIZE_DYNAMIC, 100, GSVAE_OPTIMIZER_RADAM);
 }
 
 /* ---- bitwise comparisons of whole runs ---- */
@@ -470,10 +478,13 @@ static void test_graphs(void) {
       {GSVAE_ESTIMATOR_ST, 0, GSVAE_SF_BASELINE_EMA, false, "graphs == eager (st), 30 steps"},
       {GSVAE_ESTIMATOR_SF, 3, GSVAE_SF_BASELINE_EMA, false, "graphs == eager (sf:3, moving average)"},
       {GSVAE_ESTIMATOR_GRMCK, 10, GSVAE_SF_BASELINE_EMA, true, "graphs == eager (grmck, tau.learn)"},
+      {GSVAE_ESTIMATOR_REINMAX, 0, GSVAE_SF_BASELINE_EMA, false, "graphs == eager (reinmax, radam)"},
   };
+  const size_t radam_case = 4; /* its rule changes at t = 6, inside the 30 replayed steps */
   for (size_t e = 0; e < sizeof cases / sizeof cases[0]; e++) {
     fixture f;
     fixture_init(&f, cases[e], GSVAE_BINARIZE_DYNAMIC);
+    if (e == radam_case) f.config.train_optimizer = GSVAE_OPTIMIZER_RADAM;
     run_result eager, graph;
     run_gpu(&f, false, false, 30, &eager);
     run_gpu(&f, true, false, 30, &graph);

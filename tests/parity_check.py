@@ -1,6 +1,7 @@
-"""Parity with PyTorch, step by step from the same state. For each case (gs and st at tau 1 and 0.5)
-and each of 20 steps, parity_step runs one step of gsvae's CPU backend from the state gsvae reached
-(parameters and Adam's moments), and this script computes the same step in PyTorch
+"""Parity with PyTorch, step by step from the same state. For each case (gs and st at tau 1 and 0.5
+with Adam, gs at tau 1 and st at tau 0.5 with RAdam) and each of 20 steps, parity_step runs one
+step of gsvae's CPU backend from the state gsvae reached (parameters and the optimizer's moments),
+and this script computes the same step in PyTorch
 (tests/reference_model.py's layers and losses) from that same state, so that rounding cannot
 compound across steps:
 
@@ -11,8 +12,9 @@ compound across steps:
    rigorous float32 error bound (forward_error_bounds). Those decisions are then imposed on
    PyTorch, so that the comparisons below see rounding only.
 2. The step's losses and every gradient against float64 PyTorch with gsvae's decisions.
-3. The Adam update: PyTorch's Adam (float32, single-tensor) applied to gsvae's state and gsvae's
-   gradients must give gsvae's new parameters and moments within a few ulp.
+3. The update: PyTorch's Adam or RAdam (float32, single-tensor) applied to gsvae's state and
+   gsvae's gradients must give gsvae's new parameters and moments within a few ulp. RAdam's 20
+   steps (beta2 = 0.999) cover both of its rules: momentum SGD at t = 1..5, rectified from t = 6.
 
 usage: parity_check.py PARITY_STEP WORK_DIR"""
 import math
@@ -31,7 +33,7 @@ from reference_model import CategoricalVAE  # noqa: E402
 
 # Each step's checks print only when they fail (GSVAE_PARITY_VERBOSE=1: all); a summary per case.
 QUIET = not os.environ.get("GSVAE_PARITY_VERBOSE")
-CASES = ("gs_tau1", "gs_tau0.5", "st_tau1", "st_tau0.5")
+CASES = ("gs_tau1", "gs_tau0.5", "st_tau1", "st_tau0.5", "gs_tau1_radam", "st_tau0.5_radam")
 STEPS = 20
 UNIT_ROUNDOFF = 2.0**-24
 
@@ -204,10 +206,47 @@ def adam_error_bounds(state, grads, step, lr, beta1, beta2, eps):
     return bounds
 
 
-def torch_adam_step(initial_state, grads, step, lr, betas, eps):
-    """PyTorch's Adam, one step, from given parameters and moments (float32)."""
+def radam_error_bounds(state, grads, step, lr, beta1, beta2, eps):
+    """Elementwise bounds on |gsvae - PyTorch| for RAdam's results from the same state and gradients.
+    The moments as Adam's (adam_error_bounds). The scalars (1 - beta1^t, sqrt(1 - beta2^t), r_t) are
+    the same doubles on both sides, rounded once to float32 alike. With rho_t <= 5 the update is
+    (m / c1) * lr, 2 roundings a side: 4u of it; rectified, ((m / c1) * lr) * ((1 / (sqrt(v) + eps))
+    * c2) * r is 8 roundings a side (div, mul, sqrt, add, reciprocal, 3 mul), 16u of it, first
+    order. m's and v's bounds are carried through the update's derivative in m and in sqrt(v), as
+    for Adam, and the final subtraction adds 4u of the new parameter."""
+    t = step + 1
+    bias1, bias2 = 1 - beta1**t, 1 - beta2**t
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * (beta2**t) / bias2
+    rectified = rho_t > 5.0
+    rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) if rectified else 0
+    bounds = {"params": {}, "exp_avg": {}, "exp_avg_sq": {}}
+    for name, g in grads.items():
+        g = g.double().numpy()
+        m0, v0 = state["exp_avg"][name].double().numpy(), state["exp_avg_sq"][name].double().numpy()
+        p0 = state["params"][name].double().numpy()
+        m, v = beta1 * m0 + (1 - beta1) * g, beta2 * v0 + (1 - beta2) * g * g
+        m_bound = 4 * UNIT_ROUNDOFF * (beta1 * np.abs(m0) + (1 - beta1) * np.abs(g))
+        v_bound = 4 * UNIT_ROUNDOFF * (beta2 * v0 + (1 - beta2) * g * g)
+        if rectified:
+            root = np.sqrt(v)
+            denom = root + eps
+            scale = lr / bias1 * math.sqrt(bias2) * rect
+            update = scale * m / denom
+            denom_bound = v_bound / (2 * np.maximum(root, 1e-300))
+            update_bound = scale * (m_bound / denom + np.abs(m) * denom_bound / denom**2) + 16 * UNIT_ROUNDOFF * np.abs(update)
+        else:
+            update = m / bias1 * lr
+            update_bound = lr / bias1 * m_bound + 4 * UNIT_ROUNDOFF * np.abs(update)
+        bounds["exp_avg"][name], bounds["exp_avg_sq"][name] = m_bound, v_bound
+        bounds["params"][name] = 4 * UNIT_ROUNDOFF * np.abs(p0 - update) + update_bound
+    return bounds
+
+
+def torch_optimizer_step(optimizer_class, initial_state, grads, step, lr, betas, eps):
+    """PyTorch's Adam or RAdam, one step, from given parameters and moments (float32)."""
     params = {name: torch.nn.Parameter(value.clone()) for name, value in initial_state["params"].items()}
-    optimizer = torch.optim.Adam(params.values(), lr=lr, betas=betas, eps=eps, foreach=False)
+    optimizer = optimizer_class(params.values(), lr=lr, betas=betas, eps=eps, foreach=False)
     for name, param in params.items():
         param.grad = grads[name].clone()
         optimizer.state[param] = {"step": torch.tensor(float(step)), "exp_avg": initial_state["exp_avg"][name].clone(),
@@ -221,7 +260,8 @@ def torch_adam_step(initial_state, grads, step, lr, betas, eps):
 def check_step(case, step, f, state, worst):
     lr, beta1, beta2, eps = (float(v) for v in f.attrs["lr_beta1_beta2_eps"])
     tau = float(f.attrs["tau"][0])
-    straight_through, logits_relu, encoder_layers = (int(v) for v in f.attrs["straight_through_logits_relu_encoder_layers"])
+    straight_through, logits_relu, encoder_layers, radam = (
+        int(v) for v in f.attrs["straight_through_logits_relu_encoder_layers_radam"])
     x, gumbel, gumbel_unrelaxed = (torch.from_numpy(f[k][:]) for k in ("x", "gumbel", "gumbel_unrelaxed"))
     batch = x.shape[0]
     decisions = read_tensors(f["decisions"])
@@ -269,15 +309,17 @@ def check_step(case, step, f, state, worst):
 
     # gsvae divides the gradient sums by the batch in float32 inside Adam: the same one rounding here
     mean_grads = {name: torch.from_numpy(grad) / np.float32(batch) for name, grad in gsvae_grads.items()}
-    expected = torch_adam_step(state, mean_grads, step, lr, (beta1, beta2), eps)
-    bounds = adam_error_bounds(state, mean_grads, step, lr, beta1, beta2, eps)
+    optimizer_class, error_bounds = (torch.optim.RAdam, radam_error_bounds) if radam else (torch.optim.Adam,
+                                                                                             adam_error_bounds)
+    expected = torch_optimizer_step(optimizer_class, state, mean_grads, step, lr, (beta1, beta2), eps)
+    bounds = error_bounds(state, mean_grads, step, lr, beta1, beta2, eps)
     for part in ("params", "exp_avg", "exp_avg_sq"):
         for name in gsvae_grads:
             difference = np.abs(f["after"][part][name][:].astype(np.float64) - expected[part][name].double().numpy())
             ratio = float(np.max(difference / np.maximum(bounds[part][name], 1e-300)))
-            worst["adam"] = max(worst["adam"], ratio)
-            check(ratio <= 1, f"{where}: Adam's {part} of {name} vs PyTorch (of the rounding bound)", ratio, 1,
-                  QUIET)
+            worst["update"] = max(worst["update"], ratio)
+            check(ratio <= 1, f"{where}: {optimizer_class.__name__}'s {part} of {name} vs PyTorch (of the rounding "
+                  "bound)", ratio, 1, QUIET)
     return {part: read_tensors(f["after"][part]) for part in ("params", "exp_avg", "exp_avg_sq")}
 
 
@@ -285,7 +327,7 @@ def main(parity_step, work):
     torch.set_num_threads(1)
     os.makedirs(work, exist_ok=True)
     for case in CASES:
-        worst = {"loss": 0.0, "loss32": 0.0, "grad": 0.0, "grad32": 0.0, "adam": 0.0, "flips": 0}
+        worst = {"loss": 0.0, "loss32": 0.0, "grad": 0.0, "grad32": 0.0, "update": 0.0, "flips": 0}
         state, previous = None, None
         for step in range(STEPS):
             path = os.path.join(work, f"{case}_step{step % 2}.h5")
@@ -299,7 +341,7 @@ def main(parity_step, work):
             previous = path
         print(f"{case}: {STEPS} steps from gsvae's state: losses vs float64 {worst['loss']:.1e} (PyTorch float32 "
               f"{worst['loss32']:.1e}), gradients {worst['grad']:.1e} (PyTorch float32 {worst['grad32']:.1e}), "
-              f"Adam within {worst['adam']:.2f} of its rounding bound, {worst['flips']} decision(s) inside the float32 error bound")
+              f"{'RAdam' if case.endswith('_radam') else 'Adam'} within {worst['update']:.2f} of its rounding bound, {worst['flips']} decision(s) inside the float32 error bound")
     finish()
 
 

@@ -1,10 +1,11 @@
 /* One training step of the CPU backend from a given state, for the step-by-step PyTorch parity
- * check (parity_check.py): `parity_step OUT.h5 CASE STEP [STATE.h5]` loads parameters and Adam's
- * moments from STATE.h5's /after (or the init and zeros), runs global step STEP of the seed layout
+ * check (parity_check.py): `parity_step OUT.h5 CASE STEP [STATE.h5]` loads parameters and the
+ * optimizer's moments from STATE.h5's /after (or the init and zeros), runs global step STEP (the
+ * optimizer's t is STEP + 1) of the seed layout
  * on synthetic images, and writes the step's inputs (drawn here independently of the backend),
  * its gradient sums and losses, the branch decisions of its forward pass (ReLU outputs,
- * straight-through and unrelaxed picks) and the state after Adam into OUT.h5. CASE is gs or st
- * and a tau, e.g. st_tau0.5. */
+ * straight-through and unrelaxed picks) and the state after the optimizer into OUT.h5. CASE is gs
+ * or st and a tau, then _radam for RAdam instead of Adam: e.g. st_tau0.5, gs_tau1_radam. */
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ static void write_floats(hid_t loc, const char *name, int rank, const hsize_t *d
 
 int main(int argc, char **argv) {
   if (argc != 4 && argc != 5) {
-    fprintf(stderr, "usage: %s OUT.h5 CASE STEP [STATE.h5]   (CASE: gs_tau1, st_tau0.5, ...)\n", argv[0]);
+    fprintf(stderr, "usage: %s OUT.h5 CASE STEP [STATE.h5]   (CASE: gs_tau1, st_tau0.5_radam, ...)\n", argv[0]);
     return 2;
   }
   gsvae_config config;
@@ -50,7 +51,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   config.train_estimator = straight_through ? GSVAE_ESTIMATOR_ST : GSVAE_ESTIMATOR_GS;
-  float tau = strtof(argv[2] + 6, NULL);
+  char *rest;
+  float tau = strtof(argv[2] + 6, &rest);
+  if (!strcmp(rest, "_radam")) {
+    config.train_optimizer = GSVAE_OPTIMIZER_RADAM;
+  } else if (*rest) {
+    fprintf(stderr, "parity_step: CASE '%s' ends in '%s', not in _radam or the tau\n", argv[2], rest);
+    return 2;
+  }
   int step = atoi(argv[3]);
   gsvae_dataset data;
   uint32_t *order = mallocCheck(SYNTHETIC_IMAGES * sizeof(uint32_t));
@@ -112,8 +120,8 @@ int main(int argc, char **argv) {
   double adam[4] = {config.train_lr, config.train_beta1, config.train_beta2, config.train_eps};
   h5Check(H5LTset_attribute_double(file, "/", "lr_beta1_beta2_eps", adam, 4));
   h5Check(H5LTset_attribute_float(file, "/", "tau", &tau, 1));
-  int flags[3] = {straight_through, config.model_logits_relu, layout.encoder_layers};
-  h5Check(H5LTset_attribute_int(file, "/", "straight_through_logits_relu_encoder_layers", flags, 3));
+  int flags[4] = {straight_through, config.model_logits_relu, layout.encoder_layers, (int)config.train_optimizer};
+  h5Check(H5LTset_attribute_int(file, "/", "straight_through_logits_relu_encoder_layers_radam", flags, 4));
   hsize_t x_dims[2] = {BATCH, 784}, noise_dims[2] = {BATCH, (hsize_t)width}, slots = GSVAE_METRIC_SLOTS;
   write_floats(file, "x", 2, x_dims, x);
   write_floats(file, "gumbel", 2, noise_dims, gumbel);

@@ -76,8 +76,8 @@ int main(int argc, char **argv) {
                                  unrelaxed64 + (size_t)s * BATCH * width, false, sums);
       losses[0][s] = sums[GSVAE_METRIC_RELAXED] / BATCH;
       losses[1][s] = sums[GSVAE_METRIC_UNRELAXED] / BATCH;
-      cpu_adam_update(params, exp_avg, exp_avg_sq, grads, count, s + 1, config.train_lr, config.train_beta1,
-                      config.train_beta2, config.train_eps, BATCH);
+      gsvae_optimizer_step scalars = gsvae_optimizer_step_at(&config, s + 1);
+      cpu_optimizer_update(params, exp_avg, exp_avg_sq, grads, count, &scalars, BATCH);
     }
     hid_t group = h5Check(H5Gcreate2(file, cases[c].name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
     hsize_t steps = STEPS, flat = count;

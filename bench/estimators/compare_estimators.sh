@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Every estimator on the papers' MNIST-VAE (configs/mnist_vae.yaml: dynamically binarized images,
-# L x K latents) at one temperature over several seeds: final train -ELBO (the unrelaxed objective
+# Every estimator on the papers' MNIST-VAE (configs/mnist_vae.yaml: dynamically binarized images
+# unless data.binarize=none is given) at one temperature over several seeds: final train -ELBO (the unrelaxed objective
 # of the last epoch) and test -ELBO and importance-weighted bound (gsvae eval --iw), mean +- sd per
 # estimator, into a Markdown table (OUT.md) and the per-run values as tab-separated columns (OUT.tsv:
 # estimator, seed, train -ELBO, test -ELBO, bound, seconds) for bench/estimators/summarize_estimators.py.
 #
-#   bench/estimators/compare_estimators.sh OUT.md [EPOCHS [SEEDS [key=value ...]]]     (3 epochs, 3 seeds)
+#   bench/estimators/compare_estimators.sh OUT_CxL.md [EPOCHS [SEEDS [key=value ...]]]   (3 epochs, 3 seeds)
 #
-# e.g. bench/estimators/compare_estimators.sh bench/estimators/results/estimators_8x4.md 3 3 model.latents=8 model.categories=4
+# OUT's name ends in the shape as the ReinMax authors write it, C x L = --categorical-dim x
+# --latent-dim: L variables (model.latents) of C classes (model.categories); the script refuses a
+# name whose shape is not the config's, so that no table is filed under a transposed shape. E.g.
+#   bench/estimators/compare_estimators.sh bench/estimators/results/estimators_binarized_16x12.md 3 3 model.categories=16 model.latents=12
+#   bench/estimators/compare_estimators.sh bench/estimators/results/estimators_grey_8x4.md 3 3 data.binarize=none
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$1 epochs=${2:-3} seeds=${3:-3}
@@ -17,6 +21,16 @@ iw=${GSVAE_COMPARE_IW:-100} count=${GSVAE_COMPARE_COUNT:-2000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 gsvae=build/gsvae
+resolved=$("$gsvae" config configs/mnist_vae.yaml "$@")
+value() { sed -nE "s/^  $1: (.*)/\1/p" <<<"$resolved"; }
+categories=$(value categories) latents=$(value latents) binarize=$(value binarize)
+if [[ ! $out =~ _${categories}x${latents}\.md$ ]]; then
+  echo "compare_estimators.sh: $out: the config is ${categories}x${latents} (C x L: $latents variables of $categories" \
+       "classes); name OUT ..._${categories}x${latents}.md" >&2
+  exit 2
+fi
+case $binarize in dynamic) images="dynamically binarized" ;; static) images="statically binarized" ;;
+  *) images="grey-level" ;; esac
 rows="" runs="" tsv=""
 for estimator in $estimators; do
   values=""
@@ -47,7 +61,7 @@ done
 threads=${OPENBLAS_NUM_THREADS:+, OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS}
 printf '%s' "$tsv" >"${out%.md}.tsv"
 {
-  echo "# Estimators on the MNIST-VAE, dynamically binarized Fashion-MNIST"
+  echo "# Estimators on the MNIST-VAE, ${categories}×${latents} ($latents variables of $categories classes), $images Fashion-MNIST"
   echo
   echo "\`bench/estimators/compare_estimators.sh $out $epochs $seeds $*\` on $(date -u +%Y-%m-%d), $(nproc) cores$threads: configs/mnist_vae.yaml"
   echo "($("$gsvae" config configs/mnist_vae.yaml "$@" | grep -E '^  (latents|categories|estimator_samples|sf_baseline|init):' | tr -s ' ' | tr '\n' ' '))"

@@ -5,7 +5,8 @@
 #
 #   bench/estimators/estimator_gradients.sh OUT.md [EPOCHS [key=value ...]]      (1 epoch)
 #
-# e.g. bench/estimators/estimator_gradients.sh bench/estimators/results/estimator_gradients_8x4.md 1 model.latents=8 model.categories=4
+# e.g. bench/estimators/estimator_gradients.sh bench/estimators/results/estimator_gradients_8x4.md 1   (C x L = 8x4:
+# model.categories=8 model.latents=4, configs/mnist_vae.yaml's)
 # GSVAE_ESTIMATORS_ARGS adds arguments to `gsvae estimators` (default: --tau 0.25,0.5,1,2 --samples 100).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The estimators across latent shapes: reads the per-run values that bench/estimators/compare_estimators.sh
 writes beside each table (OUT.tsv: estimator, seed, train -ELBO, test -ELBO, bound, seconds), one
-file per shape named ..._<L>x<K>.tsv, and writes a Markdown table of mean +- sd over seeds per
+file per shape named ..._<C>x<L>.tsv (C classes, L variables: the ReinMax authors' C x L), and writes a Markdown table of mean +- sd over seeds per
 estimator and shape (the test bound on -log p(x), then the train -ELBO) and a plot of each
 estimator's bound less the best estimator's at that shape, with its sd over seeds.
 
@@ -22,7 +22,7 @@ COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 def read_shape(path):
     match = re.search(r"_(\d+)x(\d+)\.tsv$", path)
     if not match:
-        sys.exit(f"summarize_estimators: {path}: expected a name ending in _<latents>x<categories>.tsv")
+        sys.exit(f"summarize_estimators: {path}: expected a name ending in _<categories>x<latents>.tsv")
     runs = {}
     with open(path) as handle:
         for number, line in enumerate(handle, 1):
@@ -45,7 +45,7 @@ def mean_sd(values):
 
 
 def table(shapes, column, title):
-    lines = [f"| {title} | " + " | ".join(f"{l}×{k}" for (l, k), _ in shapes) + " |",
+    lines = [f"| {title} | " + " | ".join(f"{c}×{l}" for (c, l), _ in shapes) + " |",
              "|---|" + "---:|" * len(shapes)]
     for name in ESTIMATORS:
         cells = []
@@ -79,9 +79,9 @@ def plot(shapes, path):
     pl.plvpor(0.1, 0.82, 0.12, 0.9)
     pl.plwind(-0.5, len(shapes) - 0.5, -0.5, top)
     pl.plbox("bc", 0, 0, "bcnst", 0, 0)
-    for position, ((l, k), _) in enumerate(shapes):
-        pl.plmtex("b", 1.5, (position + 0.5) / len(shapes), 0.5, f"{l}×{k}")
-    pl.pllab("", "nats above the best", "test -log p(x) bound less the best estimator's, per latent shape (L×K)")
+    for position, ((c, l), _) in enumerate(shapes):
+        pl.plmtex("b", 1.5, (position + 0.5) / len(shapes), 0.5, f"{c}×{l}")
+    pl.pllab("", "nats above the best", "test -log p(x) bound less the best estimator's, per shape C×L (classes×variables)")
     for index, points in enumerate(gaps):
         pl.plscol0(1 + index, *COLOURS[index])
         pl.plcol0(1 + index)
@@ -98,7 +98,7 @@ def main():
     out, image = sys.argv[1], sys.argv[2]
     shapes = sorted((read_shape(path) for path in sys.argv[3:]), key=lambda shape: shape[0][0] * shape[0][1])
     with open(out, "w") as handle:
-        handle.write("# Estimators across latent shapes\n\n")
+        handle.write("# Estimators across latent shapes, C×L = classes × variables as the ReinMax authors write them\n\n")
         handle.write(f"`bench/estimators/summarize_estimators.py {' '.join(sys.argv[1:])}`: the per-run values of "
                      "`bench/estimators/compare_estimators.sh` at each shape (its table beside each .tsv says the epochs, "
                      "seeds, threads and evaluation). Mean ± sd over seeds; lower is better.\n\n")

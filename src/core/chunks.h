@@ -27,7 +27,7 @@ static inline int gsvae_rank_first_chunk(int chunks, int size, int rank) {
 }
 
 /* Rank r owns elements [gsvae_shard_start(r), gsvae_shard_start(r + 1)) of a flat buffer of
- * `count` floats: Adam's update and moments for them. Starts are multiples of 16 floats (64 bytes),
+ * `count` floats: the optimizer's update and moments for them. Starts are multiples of 16 floats (64 bytes),
  * so that no two ranks' vector loops share a cache line. */
 static inline size_t gsvae_shard_start(size_t count, int size, int rank) {
   if (rank >= size) return count;

@@ -44,7 +44,7 @@ static const char *key_word(const config_key *key, int index) {
 _Static_assert(sizeof(gsvae_binarize) == sizeof(int) && sizeof(gsvae_estimator) == sizeof(int) &&
                    sizeof(gsvae_sf_baseline) == sizeof(int) &&
                    sizeof(gsvae_tau_kind) == sizeof(int) && sizeof(gsvae_device_kind) == sizeof(int) &&
-                   sizeof(gsvae_precision) == sizeof(int),
+                   sizeof(gsvae_precision) == sizeof(int) && sizeof(gsvae_optimizer) == sizeof(int),
                "enum fields are stored through int");
 
 static const char *const binarize_words[] = {"none", "static", "dynamic", NULL};
@@ -53,6 +53,8 @@ static const char *const tau_words[] = {"constant", "exp", "linear", "cosine", N
 static const char *const backend_words[] = {"auto", "cpu", "cuda", NULL};
 static const char *const precision_words[] = {"fp32", "tf32", NULL};
 static const char *const comm_words[] = {"nccl", "mpi", NULL};
+static const char *const optimizer_words[] = {"adam", "radam", NULL};
+const char *gsvae_optimizer_word(gsvae_optimizer optimizer) { return optimizer_words[optimizer]; }
 
 /* Grouped by section, in the order the resolved YAML lists them. */
 static const config_key keys[] = {
@@ -76,14 +78,18 @@ static const config_key keys[] = {
      .bounds = LOW, .help = "stop after this many global steps (0: no cap)"},
     {.name = "train.batch", .type = KEY_INT, .offset = AT(train_batch), .fallback = "100", .min = 1,
      .max = 1 << 20, .bounds = LOW | HIGH, .help = "the global batch, split over the ranks"},
+    {.name = "train.optimizer", .type = KEY_ENUM, .offset = AT(train_optimizer), .fallback = "adam",
+     .words = optimizer_words,
+     .help = "adam: torch.optim.Adam; radam: torch.optim.RAdam (Liu et al. 2020), plain momentum SGD while the "
+             "variance is not tractable, rectified Adam after; both without weight decay, on the same moments"},
     {.name = "train.lr", .type = KEY_DOUBLE, .offset = AT(train_lr), .fallback = "0.001", .min = 0,
-     .bounds = LOW | LOW_OPEN, .help = "Adam's learning rate"},
+     .bounds = LOW | LOW_OPEN, .help = "the optimizer's learning rate"},
     {.name = "train.beta1", .type = KEY_DOUBLE, .offset = AT(train_beta1), .fallback = "0.9", .min = 0, .max = 1,
-     .bounds = LOW | HIGH | HIGH_OPEN, .help = "Adam's first-moment decay"},
+     .bounds = LOW | HIGH | HIGH_OPEN, .help = "the first-moment decay (Adam's and RAdam's beta1)"},
     {.name = "train.beta2", .type = KEY_DOUBLE, .offset = AT(train_beta2), .fallback = "0.999", .min = 0, .max = 1,
-     .bounds = LOW | HIGH | HIGH_OPEN, .help = "Adam's second-moment decay"},
+     .bounds = LOW | HIGH | HIGH_OPEN, .help = "the second-moment decay (Adam's and RAdam's beta2)"},
     {.name = "train.eps", .type = KEY_DOUBLE, .offset = AT(train_eps), .fallback = "1e-08", .min = 0,
-     .bounds = LOW | LOW_OPEN, .help = "Adam's epsilon"},
+     .bounds = LOW | LOW_OPEN, .help = "the optimizer's epsilon"},
     {.name = "train.seed", .type = KEY_UINT64, .offset = AT(train_seed), .fallback = "0",
      .help = "seeds the init, the epoch order and every noise draw"},
     {.name = "train.estimator", .type = KEY_ENUM, .offset = AT(train_estimator), .fallback = "gs",
@@ -129,7 +135,7 @@ static const config_key keys[] = {
     {.name = "tau.every", .type = KEY_LONG, .offset = AT(tau_every), .fallback = "1", .min = 1, .bounds = LOW,
      .help = "tau changes every this many steps (Jang et al.: 500 or 1000)"},
     {.name = "tau.learn", .type = KEY_BOOL, .offset = AT(tau_learn), .fallback = "false",
-     .help = "log tau is a parameter trained by Adam from tau.init (needs tau.schedule=constant)"},
+     .help = "log tau is a parameter trained by the optimizer from tau.init (needs tau.schedule=constant)"},
     {.name = "run.dir", .type = KEY_STRING, .offset = AT(run_dir), .fallback = "results/seed",
      .help = "where run.h5 and the checkpoints go"},
     {.name = "run.log_every", .type = KEY_LONG, .offset = AT(run_log_every), .fallback = "10", .min = 1,

@@ -17,6 +17,7 @@ typedef enum { GSVAE_TAU_CONSTANT, GSVAE_TAU_EXP, GSVAE_TAU_LINEAR, GSVAE_TAU_CO
 typedef enum { GSVAE_DEVICE_AUTO, GSVAE_DEVICE_CPU, GSVAE_DEVICE_CUDA } gsvae_device_kind;
 typedef enum { GSVAE_PRECISION_FP32, GSVAE_PRECISION_TF32 } gsvae_precision;
 typedef enum { GSVAE_COMM_NCCL, GSVAE_COMM_MPI } gsvae_comm_kind;
+typedef enum { GSVAE_OPTIMIZER_ADAM, GSVAE_OPTIMIZER_RADAM } gsvae_optimizer;
 
 typedef struct {
   /* data.* */
@@ -32,8 +33,9 @@ typedef struct {
   int train_epochs;
   long train_max_steps;            /* 0: no cap */
   int train_batch;                 /* the global batch */
+  gsvae_optimizer train_optimizer; /* adam | radam (model/optimizer_step.h) */
   double train_lr;
-  double train_beta1, train_beta2, train_eps; /* Adam, PyTorch's defaults */
+  double train_beta1, train_beta2, train_eps; /* Adam's and RAdam's, PyTorch's defaults */
   uint64_t train_seed;
   gsvae_estimator train_estimator; /* gs | st | st_softmax | gst | grmck | reinmax | sf */
   double train_estimator_gap;      /* gst: the gap kappa */
@@ -49,7 +51,7 @@ typedef struct {
   gsvae_tau_kind tau_schedule;
   double tau_init, tau_min, tau_rate;
   long tau_every;
-  bool tau_learn;                  /* log tau is a parameter trained by Adam (from tau.init) */
+  bool tau_learn;                  /* log tau is a parameter trained by the optimizer (from tau.init) */
   /* run.* */
   char run_dir[GSVAE_PATH_LEN];
   long run_log_every;
@@ -65,6 +67,9 @@ typedef struct {
   gsvae_comm_kind device_comm;     /* GPU ranks reduce over NCCL, or over MPI through pinned host memory */
   double device_timeout;           /* seconds a GPU rank waits on its peers' collective before aborting it */
 } gsvae_config;
+
+/* "adam" or "radam". */
+const char *gsvae_optimizer_word(gsvae_optimizer optimizer);
 
 /* The seed's setup. */
 void gsvae_config_defaults(gsvae_config *config);

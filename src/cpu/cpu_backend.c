@@ -1,6 +1,7 @@
-/* The CPU backend: parameters, Adam's moments and the chunks' partial gradients in host memory;
- * each step gathers a chunk's rows and draws their Gumbel noise from the counter-based generator,
- * runs model_math.c on it, and update() folds the chunks over ranks and runs Adam on this rank's shard.
+/* The CPU backend: parameters, the optimizer's moments and the chunks' partial gradients in host
+ * memory; each step gathers a chunk's rows and draws their Gumbel noise from the counter-based
+ * generator, runs model_math.c on it, and update() folds the chunks over ranks and runs the
+ * optimizer (Adam or RAdam) on this rank's shard.
  * With train.deterministic the rank's cores work on whole chunks side by side, each with
  * single-threaded products, so that neither the ranks nor the threads change the bits. */
 #include <math.h>
@@ -226,10 +227,10 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
     return;
   }
   backend->bad_streak = 0;
-  size_t adam_end = end < params ? end : params;
-  cpu_adam_update(backend->params + start, backend->exp_avg + start, backend->exp_avg_sq + start, grads + start,
-                  adam_end - start, step->step + 1, config->train_lr, config->train_beta1, config->train_beta2,
-                  config->train_eps, (double)step->global_count);
+  size_t update_end = end < params ? end : params;
+  gsvae_optimizer_step scalars = gsvae_optimizer_step_at(config, step->step + 1);
+  cpu_optimizer_update(backend->params + start, backend->exp_avg + start, backend->exp_avg_sq + start, grads + start,
+                       update_end - start, &scalars, (double)step->global_count);
   if (comm) comm->allgather(comm, backend->params, params);
   if (backend->layout.has_sf_baseline) /* after this step's gradient used the old value; alike on every rank */
     gsvae_sf_baseline_update(backend->params + backend->layout.sf_baseline_offset,

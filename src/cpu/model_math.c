@@ -1,6 +1,7 @@
 /* The model's math on the CPU over the flat buffers: encoder, Gumbel-Softmax / straight-through
- * sample, decoder, BCE + KL and their gradients, the unrelaxed objective, and Adam. The trainer
- * builds it in float; the gradient check builds it again with -DGSVAE_REAL_DOUBLE. */
+ * sample, decoder, BCE + KL and their gradients, the unrelaxed objective, and the optimizer
+ * (Adam, RAdam). The trainer builds it in float; the gradient check builds it again with
+ * -DGSVAE_REAL_DOUBLE. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,23 +448,48 @@ const gsvae_real *cpu_model_layer_output(const cpu_model *model, int layer) { re
 const gsvae_real *cpu_model_decoder_input(const cpu_model *model) { return model->z; }
 const int *cpu_model_unrelaxed_picks(const cpu_model *model) { return model->picked; }
 
-/* torch.optim.Adam's single-tensor step, operation for operation: the bias corrections in
- * double as Python computes them, the element math in the buffer's precision. The loop
- * vectorizes only under -fno-math-errno (sqrtf's errno path is a branch otherwise). */
+/* Adam's and RAdam's moments, alike in both. */
+static inline void update_moments(gsvae_real *m, gsvae_real *v, gsvae_real g, gsvae_real b1, gsvae_real b2,
+                                  gsvae_real one_minus_b1, gsvae_real one_minus_b2) {
+  *m = b1 * *m + one_minus_b1 * g;
+  *v = b2 * *v + one_minus_b2 * g * g;
+}
+
+/* torch.optim.Adam's and torch.optim.RAdam's single-tensor steps, operation for operation: the
+ * scalars in double as Python computes them (model/optimizer_step.c), the element math in the
+ * buffer's precision, in PyTorch's order: RAdam's `math.sqrt(bias_correction2) / denom` is
+ * Tensor.__rtruediv__, a reciprocal then a product. The loops vectorize only under
+ * -fno-math-errno (sqrtf's errno path is a branch otherwise). */
 /* An AVX2 copy beside the baseline one, picked when the program loads: two divisions and a square
  * root per parameter make this loop compute-bound at 4 lanes. Both copies round alike (IEEE
  * division and sqrt, and no FMA to contract into). */
 GSVAE_WIDE_LOOP
-void cpu_adam_update(gsvae_real *params, gsvae_real *exp_avg, gsvae_real *exp_avg_sq, const gsvae_real *grads,
-                     size_t count, long t, double lr, double beta1, double beta2, double eps, double grad_divisor) {
-  double bias_correction1 = 1 - pow(beta1, (double)t), bias_correction2 = 1 - pow(beta2, (double)t);
-  gsvae_real step_size = (gsvae_real)(lr / bias_correction1), bc2_sqrt = (gsvae_real)sqrt(bias_correction2);
-  gsvae_real b1 = (gsvae_real)beta1, b2 = (gsvae_real)beta2, one_minus_b1 = (gsvae_real)(1 - beta1),
-             one_minus_b2 = (gsvae_real)(1 - beta2), epsilon = (gsvae_real)eps, divisor = (gsvae_real)grad_divisor;
-  for (size_t i = 0; i < count; i++) {
-    gsvae_real g = grads[i] / divisor;
-    gsvae_real m = exp_avg[i] = b1 * exp_avg[i] + one_minus_b1 * g;
-    gsvae_real v = exp_avg_sq[i] = b2 * exp_avg_sq[i] + one_minus_b2 * g * g;
-    params[i] -= step_size * (m / (real_sqrt(v) / bc2_sqrt + epsilon));
+void cpu_optimizer_update(gsvae_real *params, gsvae_real *exp_avg, gsvae_real *exp_avg_sq, const gsvae_real *grads,
+                          size_t count, const gsvae_optimizer_step *step, double grad_divisor) {
+  gsvae_real b1 = (gsvae_real)step->beta1, b2 = (gsvae_real)step->beta2, one_minus_b1 = (gsvae_real)(1 - step->beta1),
+             one_minus_b2 = (gsvae_real)(1 - step->beta2), epsilon = (gsvae_real)step->eps,
+             divisor = (gsvae_real)grad_divisor, lr = (gsvae_real)step->lr, bias1 = (gsvae_real)step->bias1,
+             bias2_sqrt = (gsvae_real)step->bias2_sqrt, step_size = (gsvae_real)step->step_size,
+             rect = (gsvae_real)step->rect;
+  switch (step->rule) {
+  case GSVAE_UPDATE_ADAM:
+    for (size_t i = 0; i < count; i++) {
+      update_moments(&exp_avg[i], &exp_avg_sq[i], grads[i] / divisor, b1, b2, one_minus_b1, one_minus_b2);
+      params[i] -= step_size * (exp_avg[i] / (real_sqrt(exp_avg_sq[i]) / bias2_sqrt + epsilon));
+    }
+    break;
+  case GSVAE_UPDATE_RADAM_MOMENTUM:
+    for (size_t i = 0; i < count; i++) {
+      update_moments(&exp_avg[i], &exp_avg_sq[i], grads[i] / divisor, b1, b2, one_minus_b1, one_minus_b2);
+      params[i] -= exp_avg[i] / bias1 * lr;
+    }
+    break;
+  case GSVAE_UPDATE_RADAM_RECTIFIED:
+    for (size_t i = 0; i < count; i++) {
+      update_moments(&exp_avg[i], &exp_avg_sq[i], grads[i] / divisor, b1, b2, one_minus_b1, one_minus_b2);
+      gsvae_real adaptive_lr = (1 / (real_sqrt(exp_avg_sq[i]) + epsilon)) * bias2_sqrt;
+      params[i] -= exp_avg[i] / bias1 * lr * adaptive_lr * rect;
+    }
+    break;
   }
 }

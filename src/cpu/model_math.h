@@ -1,6 +1,6 @@
 /* The model's math on the CPU, the reference the GPU backend is checked against: forward and
  * backward of the trained objective under any estimator (latent.h), the unrelaxed
- * objective, encode/decode, and Adam, over the flat buffers. Matrix products through CBLAS.
+ * objective, encode/decode, and Adam/RAdam, over the flat buffers. Matrix products through CBLAS.
  * The trainer builds it in float; the gradient check builds the same source in double
  * (-DGSVAE_REAL_DOUBLE), whose functions carry a _f64 suffix so both can link together. */
 #pragma once
@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include "model/estimator_settings.h"
 #include "model/layout.h"
+#include "model/optimizer_step.h"
 
 #ifdef GSVAE_REAL_DOUBLE
 typedef double gsvae_real;
@@ -34,7 +35,7 @@ typedef struct cpu_model cpu_model;  /* activation workspace for up to max_batch
 #define cpu_model_unrelaxed_loss GSVAE_CPU(cpu_model_unrelaxed_loss)
 #define cpu_model_encode GSVAE_CPU(cpu_model_encode)
 #define cpu_model_decode GSVAE_CPU(cpu_model_decode)
-#define cpu_adam_update GSVAE_CPU(cpu_adam_update)
+#define cpu_optimizer_update GSVAE_CPU(cpu_optimizer_update)
 #define cpu_model_layer_output GSVAE_CPU(cpu_model_layer_output)
 #define cpu_model_decoder_input GSVAE_CPU(cpu_model_decoder_input)
 #define cpu_model_unrelaxed_picks GSVAE_CPU(cpu_model_unrelaxed_picks)
@@ -87,7 +88,7 @@ const gsvae_real *cpu_model_layer_output(const cpu_model *model, int layer);
 const gsvae_real *cpu_model_decoder_input(const cpu_model *model);
 const int *cpu_model_unrelaxed_picks(const cpu_model *model);
 
-/* PyTorch's Adam (no weight decay, no amsgrad) at step t (1-based), gradients divided by
- * grad_divisor first. */
-void cpu_adam_update(gsvae_real *params, gsvae_real *exp_avg, gsvae_real *exp_avg_sq, const gsvae_real *grads,
-                     size_t count, long t, double lr, double beta1, double beta2, double eps, double grad_divisor);
+/* PyTorch's Adam or RAdam (no weight decay, no amsgrad), one step with step's scalars
+ * (gsvae_optimizer_step_at), gradients divided by grad_divisor first. */
+void cpu_optimizer_update(gsvae_real *params, gsvae_real *exp_avg, gsvae_real *exp_avg_sq, const gsvae_real *grads,
+                          size_t count, const gsvae_optimizer_step *step, double grad_divisor);

@@ -1,8 +1,9 @@
 /* The CUDA backend: the model's flat buffers, the training set and the epoch order resident on
  * the GPU; the step chunk by chunk as cuBLAS products plus the fused kernels of kernels.cu, the
- * ordered reduction over the communicator (NCCL, or MPI through pinned memory) and Adam on this rank's shard, eager or captured once per batch size
- * as one CUDA graph and replayed (eager when the communicator waits on the host) (the weight gradients and the unrelaxed decoder on a second stream
- * beside the chain of dependent launches); metrics read back only in read_metrics. */
+ * ordered reduction over the communicator (NCCL, or MPI through pinned memory) and the optimizer on
+ * this rank's shard, eager or captured once per batch size as one CUDA graph and replayed (eager
+ * when the communicator waits on the host; the weight gradients and the unrelaxed decoder on a
+ * second stream beside the chain of dependent launches); metrics read back only in read_metrics. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "comm/comm.h"
 #include "cuda/cuda.h"
 #include "model/estimator_settings.h"
+#include "model/optimizer_step.h"
 #include "core/noise.h"
 #include "cuda/cuda_util.h"
 #include "cuda/kernels.h"
@@ -20,7 +22,7 @@
 
 typedef struct {
   int global_count;           /* the key: a rank's chunks follow from the global batch's size */
-  cudaGraphExec_t exec;       /* the whole step: every chunk, the reduction, Adam, the all-gather */
+  cudaGraphExec_t exec;       /* the whole step: every chunk, the reduction, the optimizer, the all-gather */
 } step_graph;
 
 typedef struct {
@@ -40,7 +42,7 @@ typedef struct {
   cublasHandle_t side_cublas;
   cudaEvent_t fork, join;
   cublasComputeType_t compute;
-  gsvae_cuda_adam adam;
+  gsvae_cuda_optimizer optimizer;
   gsvae_cuda_estimator estimator;
   void *cublas_workspace, *side_workspace;
   gsvae_comm *comm;          /* attached NCCL communicator, or NULL: one rank alone */
@@ -59,7 +61,7 @@ typedef struct {
   float *tau_terms;          /* tau.learn: each (row, group)'s derivative in log tau, else NULL */
   int samples;               /* one-hot samples decoded per input: sf's S, else 1 */
   int *choice;
-  gsvae_cuda_step *steps;    /* one per local chunk; steps[0] also carries Adam's values */
+  gsvae_cuda_step *steps;    /* one per local chunk; steps[0] also carries the optimizer's values */
   gsvae_cuda_step *step, *eval_step; /* step: the chunk being enqueued */
   gsvae_cuda_metrics *metrics;
   gsvae_cuda_metrics *metrics_host; /* pinned */
@@ -205,7 +207,8 @@ static void enqueue_chunk(cuda_backend *b, int rows) {
                                  layout->logits_relu, b->step, rows, L, K, config->train_seed, b->estimator,
                                  b->stream);
   if (layout->has_log_tau) gsvae_launch_sum(b->chunk_grads + layout->log_tau_offset, b->tau_terms, rows * L, b->stream);
-  if (layout->has_sf_baseline) /* state, not a trained parameter: Adam sees a zero gradient, as on the CPU */
+  /* state, not a trained parameter: the optimizer sees a zero gradient, as on the CPU */
+  if (layout->has_sf_baseline)
     cudaCheck(cudaMemsetAsync(b->chunk_grads + layout->sf_baseline_offset, 0, 2 * sizeof(float), b->stream));
   for (int l = E - 1; l >= 0; l--) {
     linear_backward_params(b, l, b->dact[l], layer_input(b, l), rows);
@@ -229,7 +232,7 @@ static void enqueue_chunks(cuda_backend *b, const gsvae_step *s) {
 }
 
 /* The chunks' partials folded in chunk order (over ranks by the communicator, else here), the
- * finite check agreed by every rank, Adam on this rank's shard, the parameters' all-gather and
+ * finite check agreed by every rank, the optimizer on this rank's shard, the parameters' all-gather and
  * the metric sums: the same semantics as cpu_backend.c's update. */
 static void enqueue_update(cuda_backend *b, const gsvae_step *s) {
   size_t params = b->layout.param_count, count = b->reduce_count;
@@ -251,9 +254,9 @@ static void enqueue_update(cuda_backend *b, const gsvae_step *s) {
     cudaCheck(cudaMemcpyAsync(b->agreed + 1, b->partials + params, GSVAE_METRIC_SLOTS * sizeof(float),
                               cudaMemcpyDeviceToDevice, b->stream));
   if (b->comm) b->comm->allreduce_sum(b->comm, b->agreed, 1 + GSVAE_METRIC_SLOTS);
-  size_t adam_end = end < params ? end : params;
-  gsvae_launch_adam(b->params + start, b->exp_avg + start, b->exp_avg_sq + start, b->partials + start,
-                    adam_end - start, b->agreed, b->steps, b->adam, b->stream);
+  size_t update_end = end < params ? end : params;
+  gsvae_launch_optimizer(b->params + start, b->exp_avg + start, b->exp_avg_sq + start, b->partials + start,
+                         update_end - start, b->agreed, b->steps, b->optimizer, b->stream);
   if (b->comm) b->comm->allgather(b->comm, b->params, params);
   if (b->layout.has_sf_baseline) /* after this step's gradient used the old value; alike on every rank */
     gsvae_launch_sf_baseline_update(b->params + b->layout.sf_baseline_offset, b->agreed, b->config.train_sf_decay,
@@ -289,7 +292,7 @@ static cudaGraphExec_t end_capture(cuda_backend *b) {
  * launch, so the host may run ahead without a race); the graphs read it from there. One struct
  * per local chunk: its noise and data start at the chunk's first sample. */
 static void set_steps(cuda_backend *b, const gsvae_step *s) {
-  int chunks = s->local_chunks > 0 ? s->local_chunks : 1; /* steps[0] carries Adam's values */
+  int chunks = s->local_chunks > 0 ? s->local_chunks : 1; /* steps[0] carries the optimizer's values */
   for (int i = 0; i < chunks; i++) {
     gsvae_cuda_step value;
     memset(&value, 0, sizeof value);
@@ -297,9 +300,12 @@ static void set_steps(cuda_backend *b, const gsvae_step *s) {
     value.step = (unsigned long long)s->step;
     value.sample_base = (unsigned long long)first; /* noise follows the epoch order */
     value.data_offset = first;
-    double t = (double)(s->step + 1);
-    value.adam_step_size = (float)(b->config.train_lr / (1.0 - pow(b->config.train_beta1, t)));
-    value.adam_bias2_sqrt = (float)sqrt(1.0 - pow(b->config.train_beta2, t));
+    gsvae_optimizer_step scalars = gsvae_optimizer_step_at(&b->config, s->step + 1);
+    value.update_rule = (int)scalars.rule;
+    value.step_size = (float)scalars.step_size;
+    value.bias1 = (float)scalars.bias1;
+    value.bias2_sqrt = (float)scalars.bias2_sqrt;
+    value.rect = (float)scalars.rect;
     value.tau = s->tau;
     value.grad_divisor = (float)s->global_count;
     gsvae_launch_set_step(b->steps + i, value, b->stream);
@@ -502,8 +508,9 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
   b->test_count = test->count;
   b->dim = layout->input_dim;
   b->reduce_count = layout->param_count + GSVAE_METRIC_SLOTS;
-  b->adam = (gsvae_cuda_adam){(float)config->train_beta1, (float)config->train_beta2, (float)(1 - config->train_beta1),
-                              (float)(1 - config->train_beta2), (float)config->train_eps};
+  b->optimizer = (gsvae_cuda_optimizer){(float)config->train_beta1,     (float)config->train_beta2,
+                                        (float)(1 - config->train_beta1), (float)(1 - config->train_beta2),
+                                        (float)config->train_eps,         (float)config->train_lr};
   gsvae_estimator_settings settings = gsvae_estimator_settings_of(config);
   b->samples = settings.decoder_samples;
   b->estimator = (gsvae_cuda_estimator){.kind = (int)settings.kind,

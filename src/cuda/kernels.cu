@@ -1,14 +1,15 @@
 /* The CUDA backend's kernels: batch gather with binarization, bias+ReLU, the latent layer (each
  * estimator's forward and backward, as src/cpu/latent.c, with tau.learn's log-tau derivative; KL;
  * unrelaxed choice), sigmoid-BCE, the one-hot decoder layer, per-step metrics, the finite check,
- * Adam and sf's moving-average baseline. All reductions run in a fixed order (no
- * float atomics), so a replayed graph reproduces eager launches bit for bit. */
+ * the optimizer (Adam, RAdam) and sf's moving-average baseline. All reductions run in a fixed
+ * order (no float atomics), so a replayed graph reproduces eager launches bit for bit. */
 #include <math.h>
 #include <stdint.h>
 #include "core/noise.h"
 extern "C" {
 #include "model/loss_sums.h"
 #include "model/estimator_settings.h"
+#include "model/optimizer_step.h"
 }
 #include "cuda/cuda_util.h"
 #include "cuda/kernels.h"
@@ -521,28 +522,39 @@ extern "C" void gsvae_launch_fold(float *out, const float *sources, size_t strid
   kernelCheck("fold_kernel");
 }
 
-__global__ static void adam_kernel(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
-                                   const float *agreed, const gsvae_cuda_step *step, gsvae_cuda_adam adam) {
+__global__ static void optimizer_kernel(float *params, float *exp_avg, float *exp_avg_sq, const float *grads,
+                                        size_t count, const float *agreed, const gsvae_cuda_step *step,
+                                        gsvae_cuda_optimizer o) {
   size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
   if (i >= count || agreed[0] != 0.0f) return;
-  /* cpu_adam_update's operations in its order, each rounded alone (no contraction into FMA), so
-   * that the same gradient and state give the CPU's bits */
+  /* cpu_optimizer_update's operations in its order, each rounded alone (no contraction into FMA),
+   * so that the same gradient and state give the CPU's bits; the rule is the step's, read here so
+   * that a captured step replays either */
   float g = __fdiv_rn(grads[i], step->grad_divisor);
-  float m = __fadd_rn(__fmul_rn(adam.beta1, exp_avg[i]), __fmul_rn(adam.one_minus_beta1, g));
-  float v = __fadd_rn(__fmul_rn(adam.beta2, exp_avg_sq[i]), __fmul_rn(__fmul_rn(adam.one_minus_beta2, g), g));
+  float m = __fadd_rn(__fmul_rn(o.beta1, exp_avg[i]), __fmul_rn(o.one_minus_beta1, g));
+  float v = __fadd_rn(__fmul_rn(o.beta2, exp_avg_sq[i]), __fmul_rn(__fmul_rn(o.one_minus_beta2, g), g));
   exp_avg[i] = m;
   exp_avg_sq[i] = v;
-  float denominator = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), step->adam_bias2_sqrt), adam.eps);
-  params[i] = __fsub_rn(params[i], __fmul_rn(step->adam_step_size, __fdiv_rn(m, denominator)));
+  float update;
+  if (step->update_rule == GSVAE_UPDATE_ADAM) {
+    float denominator = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), step->bias2_sqrt), o.eps);
+    update = __fmul_rn(step->step_size, __fdiv_rn(m, denominator));
+  } else if (step->update_rule == GSVAE_UPDATE_RADAM_MOMENTUM) {
+    update = __fmul_rn(__fdiv_rn(m, step->bias1), o.lr);
+  } else {
+    float adaptive_lr = __fmul_rn(__fdiv_rn(1.0f, __fadd_rn(__fsqrt_rn(v), o.eps)), step->bias2_sqrt);
+    update = __fmul_rn(__fmul_rn(__fmul_rn(__fdiv_rn(m, step->bias1), o.lr), adaptive_lr), step->rect);
+  }
+  params[i] = __fsub_rn(params[i], update);
 }
 
-extern "C" void gsvae_launch_adam(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
-                                  const float *agreed, const gsvae_cuda_step *step, gsvae_cuda_adam adam,
-                                  cudaStream_t stream) {
+extern "C" void gsvae_launch_optimizer(float *params, float *exp_avg, float *exp_avg_sq, const float *grads,
+                                       size_t count, const float *agreed, const gsvae_cuda_step *step,
+                                       gsvae_cuda_optimizer optimizer, cudaStream_t stream) {
   if (count == 0) return;
-  adam_kernel<<<blocks_for(count), THREADS, 0, stream>>>(params, exp_avg, exp_avg_sq, grads, count, agreed, step,
-                                                          adam);
-  kernelCheck("adam_kernel");
+  optimizer_kernel<<<blocks_for(count), THREADS, 0, stream>>>(params, exp_avg, exp_avg_sq, grads, count, agreed,
+                                                               step, optimizer);
+  kernelCheck("optimizer_kernel");
 }
 
 __global__ static void sf_baseline_update_kernel(float *state, const float *agreed, double decay) {

@@ -1,6 +1,6 @@
 /* The CUDA backend's fused kernels, launched from C on a stream. Everything that changes from
- * step to step (noise counter, data position, tau, Adam's t, the gradient divisor) is read from
- * a small device struct, so a captured step replays unchanged. */
+ * step to step (noise counter, data position, tau, the optimizer's scalars of step t, the
+ * gradient divisor) is read from a small device struct, so a captured step replays unchanged. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -15,16 +15,19 @@ typedef struct {
   unsigned long long step;        /* the noise counter: the global step (0 when evaluating) */
   unsigned long long sample_base; /* noise sample index of local row 0: its place in the epoch order */
   long long data_offset;          /* local row 0's position in the epoch order (or test index) */
-  float adam_step_size;           /* lr / (1 - beta1^t), t = step + 1, computed in double */
-  float adam_bias2_sqrt;          /* sqrt(1 - beta2^t) */
+  int update_rule;                /* gsvae_update_rule of step t = step + 1 (model/optimizer_step.h) */
+  float step_size;                /* Adam: lr / (1 - beta1^t), computed in double */
+  float bias1;                    /* RAdam: 1 - beta1^t */
+  float bias2_sqrt;               /* sqrt(1 - beta2^t) */
+  float rect;                     /* RAdam, rectified: r_t */
   float tau;
   float grad_divisor;             /* the global batch's sample count */
 } gsvae_cuda_step;
 
-/* Adam's constants in float, each rounded from its double as cpu_adam_update does. */
+/* The optimizer's constants in float, each rounded from its double as cpu_optimizer_update does. */
 typedef struct {
-  float beta1, beta2, one_minus_beta1, one_minus_beta2, eps;
-} gsvae_cuda_adam;
+  float beta1, beta2, one_minus_beta1, one_minus_beta2, eps, lr;
+} gsvae_cuda_optimizer;
 
 /* The estimator as the latent kernels need it (gsvae_estimator_settings, passed by value). */
 typedef struct {
@@ -101,11 +104,12 @@ void gsvae_launch_check_finite(const float *values, size_t count, float *flag, c
  * i < length: the fold in a fixed order; out may be the first source. */
 void gsvae_launch_fold(float *out, const float *sources, size_t stride, int count, size_t length,
                        cudaStream_t stream);
-/* PyTorch's Adam over `count` elements of the flat buffers, operation for operation as
- * cpu_adam_update, gradients divided by step->grad_divisor; does nothing when agreed[0] != 0 (a
- * rank saw a non-finite value). */
-void gsvae_launch_adam(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
-                       const float *agreed, const gsvae_cuda_step *step, gsvae_cuda_adam adam, cudaStream_t stream);
+/* PyTorch's Adam or RAdam (step->update_rule) over `count` elements of the flat buffers,
+ * operation for operation as cpu_optimizer_update, gradients divided by step->grad_divisor; does
+ * nothing when agreed[0] != 0 (a rank saw a non-finite value). */
+void gsvae_launch_optimizer(float *params, float *exp_avg, float *exp_avg_sq, const float *grads, size_t count,
+                            const float *agreed, const gsvae_cuda_step *step, gsvae_cuda_optimizer optimizer,
+                            cudaStream_t stream);
 /* sf's moving-average baseline after a finite step (agreed[0] == 0): gsvae_sf_baseline_update of
  * state with the step's mean bce, agreed[1 + BCE] / agreed[1 + SAMPLES], as cpu_backend.c's update. */
 void gsvae_launch_sf_baseline_update(float *state, const float *agreed, double decay, cudaStream_t stream);

@@ -15,7 +15,7 @@
 
 /* One training step as the loop sees it. */
 typedef struct {
-  long step;                   /* global step, 0-based: the noise counter; Adam's t is step+1 */
+  long step;                   /* global step, 0-based: the noise counter; the optimizer's t is step+1 */
   long epoch;
   long batch_start;            /* where the global batch starts in this epoch's order */
   int global_count;            /* samples in the global batch */
@@ -62,7 +62,7 @@ typedef struct gsvae_comm gsvae_comm; /* src/comm/comm.h, a layer above: attach_
 typedef struct gsvae_backend gsvae_backend;
 struct gsvae_backend {
   const char *name;
-  /* Host copies in and out of the flat buffers (parameters, Adam's exp_avg and exp_avg_sq,
+  /* Host copies in and out of the flat buffers (parameters, the optimizer's exp_avg and exp_avg_sq,
    * each layout->param_count floats); a NULL pointer skips that buffer. With a communicator the
    * moments read out are this rank's shard's (comm->gather_host collects them). */
   void (*set_state)(gsvae_backend *backend, const float *params, const float *exp_avg, const float *exp_avg_sq);
@@ -78,10 +78,10 @@ struct gsvae_backend {
    * batch's gradient sums then its GSVAE_METRIC_SLOTS. */
   float *(*reduce_buffer)(gsvae_backend *backend, size_t *count);
   /* The reduction of the partials over the communicator to this rank's shard, the finite check
-   * agreed by every rank, then, if finite, Adam on this rank's shard with gradients divided by
-   * step->global_count and the parameters' all-gather; otherwise the step is skipped and counted
-   * on every rank. Adds the step to the metric sums. Adam's moments are valid on this rank's
-   * shard only (get_state's caller gathers them). */
+   * agreed by every rank, then, if finite, the optimizer on this rank's shard with gradients
+   * divided by step->global_count and the parameters' all-gather; otherwise the step is skipped
+   * and counted on every rank. Adds the step to the metric sums. The moments are valid on this
+   * rank's shard only (get_state's caller gathers them). */
   void (*update)(gsvae_backend *backend, const gsvae_step *step);
   /* The sums since the last read (the only host sync of the step loop), then resets them. */
   void (*read_metrics)(gsvae_backend *backend, gsvae_metric_read *read);

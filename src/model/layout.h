@@ -20,11 +20,11 @@ typedef struct {
   bool logits_relu;
   /* Scalars beside the layers, at the front of the flat buffer (the GPU reduces the encoder's
    * part, which then includes them, after the latent layer's backward); none in the seed's setup. */
-  bool has_log_tau;            /* tau.learn: log tau, trained by Adam with the rest */
+  bool has_log_tau;            /* tau.learn: log tau, trained with the rest */
   size_t log_tau_offset;
   double tau_init;             /* log tau's initial value is log(tau.init) */
   bool has_sf_baseline;        /* sf with the ema baseline: (sum, weight) of the moving average, whose */
-  size_t sf_baseline_offset;   /* gradient is 0 (Adam leaves it) and which the backend's update sets */
+  size_t sf_baseline_offset;   /* gradient is 0 (the optimizer leaves it), the backend's update sets it */
 } gsvae_layout;
 
 /* encoder D -> hidden[0] -> ... -> L*K, decoder L*K -> hidden[n-1] -> ... -> D */

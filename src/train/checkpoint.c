@@ -308,6 +308,12 @@ static int check_config(const char *yaml, const gsvae_config *config, const char
   if (stored_baseline != baseline)
     return other_model(gsvae_errorf(err, "%s: the checkpoint %s an sf moving-average baseline, this run %s", file_name,
                         stored_baseline ? "holds" : "has no", baseline ? "needs one" : "has none"));
+  /* Adam and RAdam keep the same moments, but they mean another trajectory: not the same run. A
+   * checkpoint from before train.optimizer existed parses as adam, the only optimizer then. */
+  if (stored.train_optimizer != config->train_optimizer)
+    return other_model(gsvae_errorf(err, "%s: train.optimizer is %s in the checkpoint, %s in this run", file_name,
+                                    gsvae_optimizer_word(stored.train_optimizer),
+                                    gsvae_optimizer_word(config->train_optimizer)));
   note_changed_keys(file_name, &stored, config);
   return 0;
 }

@@ -12,7 +12,7 @@
  *   /params/<name>, /optimizer/exp_avg/<name>, /optimizer/exp_avg_sq/<name>  float32, state_dict
  *       names and shapes (gsvae_layout_tensor)
  *   /curves/steps/<col>, /curves/epochs/<col>  the curves so far, as in run.h5
- *   attributes on /: format, step (steps completed; the next step's Adam t is step+1), epoch
+ *   attributes on /: format, step (steps completed; the next step's optimizer t is step+1), epoch
  *       (epochs completed), tau (of the last step), seed, config (resolved YAML), interval_sums
  *       and epoch_sums (the loss sums of the unfinished log interval and epoch: its
  *       GSVAE_METRIC_SLOTS sums, then steps and skipped steps: GSVAE_CKPT_SUMS doubles),
@@ -42,8 +42,9 @@ void gsvae_ckpt_path(char *path, const char *run_dir, long step);
 int gsvae_ckpt_write(const char *run_dir, const gsvae_checkpoint *ckpt, const gsvae_layout *layout,
                      const char *config_yaml, char *err);
 
-/* What gsvae_ckpt_load returns for a sound checkpoint of another model (a model key, tau.learn or
- * sf's moving average differs from this run's; the message names it), -1 for a damaged one. */
+/* What gsvae_ckpt_load returns for a sound checkpoint of another model (a model key, tau.learn,
+ * sf's moving average or train.optimizer differs from this run's; the message names it), -1 for a
+ * damaged one. */
 enum { GSVAE_CKPT_OTHER_MODEL = -2 };
 
 /* Loads and validates path against the running config and layout: structure, shapes, the

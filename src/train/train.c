@@ -282,7 +282,7 @@ static int restore(trainer *t, timed_sums *interval, timed_sums *epoch_totals, c
 }
 
 /* Rank 0 writes the checkpoint of `steps_done` completed steps and prunes old ones; every rank
- * sends it its shard of Adam's moments. */
+ * sends it its shard of the optimizer's moments. */
 static void write_checkpoint(trainer *t, long steps_done, double tau, const timed_sums *interval,
                              const timed_sums *epoch_totals) {
   const gsvae_config *config = t->config;

@@ -1,3 +1,3 @@
-# file: src/cpu/model_math.c
+# file: src/model/optimizer_step.c
 # what: Adam's first bias correction one step ahead: 1 - beta1^(t+1)
-s|double bias_correction1 = 1 - pow(beta1, (double)t),|double bias_correction1 = 1 - pow(beta1, (double)(t + 1)),|
+s|  s.bias1 = 1 - pow(beta1, step);|  s.bias1 = 1 - pow(beta1, step + 1);|

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""The table of a reproduce_reinmax.sh run: per estimator, over its seeds, the train -ELBO at the
+last epoch every seed reached (the mean over that epoch of the loss of the estimator's own
+forward before each update: for reinmax, st and st_softmax, whose forward decodes the one-hot
+sample, it is what the authors' gumbel_softmax_vae.py prints as "Average loss" and their scripts
+average as "train error") and the test -ELBO of that epoch (one categorical sample per test
+image, as their "Test set loss"), mean +- sd over seeds, read from each run's run.h5.
+
+  bench/estimators/summarize_reinmax.py RUNS_DIR OUT.md [TITLE]
+"""
+import glob
+import math
+import os
+import re
+import sys
+
+import h5py
+
+ESTIMATORS = ["reinmax", "st", "st_softmax"]
+AUTHORS_NAME = {"reinmax": "`reinmax`", "st": "`gumbel` (F.gumbel_softmax, hard=True)", "st_softmax": "`st`"}
+
+
+def mean_sd(values):
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return mean, sd
+
+
+def main():
+    if len(sys.argv) not in (3, 4):
+        sys.exit("usage: bench/estimators/summarize_reinmax.py RUNS_DIR OUT.md [TITLE]")
+    runs_dir, out = sys.argv[1], sys.argv[2]
+    title = sys.argv[3] if len(sys.argv) == 4 else "ReinMax's MNIST-VAE protocol"
+    curves = {}
+    for path in sorted(glob.glob(os.path.join(runs_dir, "*-seed*", "run.h5"))):
+        match = re.search(r"([a-z_]+)-seed(\d+)$", os.path.dirname(path))
+        try:
+            with h5py.File(path, "r", swmr=True) as f:
+                epochs = f["curves/epochs"]
+                train, test = epochs["train_relaxed"][:], epochs["test_loss"][:]
+                config = f.attrs["config"]
+        except OSError as error:  # a run in progress holds its file open for writing
+            print(f"summarize_reinmax: skipping {path}: {error}", file=sys.stderr)
+            continue
+        curves.setdefault(match.group(1), {})[int(match.group(2))] = (train, test)
+    if not curves:
+        sys.exit(f"summarize_reinmax: no */run.h5 under {runs_dir}")
+    reached = min(len(train) for runs in curves.values() for train, _ in runs.values())
+    config = config.decode() if isinstance(config, bytes) else config
+    data = re.search(r"^  dir: (.*)$", config, re.M).group(1).strip('"')
+    binarize = re.search(r"^  binarize: (.*)$", config, re.M).group(1)
+    lines = [f"# {title}", "",
+             f"`bench/estimators/summarize_reinmax.py {' '.join(sys.argv[1:])}` over the runs of "
+             f"`bench/estimators/reproduce_reinmax.sh` (its commands in {runs_dir}/commands.txt). Epoch {reached}, "
+             "the last every run reached; mean ± sd over seeds; lower is better. Data: "
+             f"`{data}` (binarize: {binarize}); the papers' tables are on MNIST, so these numbers are not "
+             "theirs unless data.dir is MNIST.", "",
+             "| gsvae estimator | the authors' name | seeds | train −ELBO | test −ELBO |", "|---|---|---:|---:|---:|"]
+    for name in ESTIMATORS:
+        runs = curves.get(name, {})
+        if not runs:
+            continue
+        train = [values[0][reached - 1] for values in runs.values()]
+        test = [values[1][reached - 1] for values in runs.values()]
+        lines.append(f"| `{name}` | {AUTHORS_NAME[name]} | {','.join(map(str, sorted(runs)))} | "
+                     "%.2f ± %.2f | " % mean_sd(train) + "%.2f ± %.2f |" % mean_sd(test))
+    lines += ["", "Per run, train −ELBO / test −ELBO at epochs 1, 5, 10, 20, 40, 80, 160 where reached:", ""]
+    for name in ESTIMATORS:
+        for seed, (train, test) in sorted(curves.get(name, {}).items()):
+            points = [f"{e}: {train[e - 1]:.2f} / {test[e - 1]:.2f}" for e in (1, 5, 10, 20, 40, 80, 160) if e <= len(train)]
+            lines.append(f"- `{name}` seed {seed} ({len(train)} epochs): " + "; ".join(points))
+    with open(out, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
