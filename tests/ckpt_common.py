@@ -64,3 +64,11 @@ def compare(a, b, what):
         elif x.tobytes() != y.tobytes():
             problems.append(f"{what}: {key} differs (max abs {np.nanmax(np.abs(x - y)):.3g})")
     return problems
+
+
+def final_state(run_dir, step=40):
+    """What a resumed run must equal: run.h5's parameters and curves and the checkpoint of `step`."""
+    state = read_tree(os.path.join(run_dir, "run.h5"), ("params", "curves/steps", "curves/epochs"))
+    checkpoint = os.path.join(run_dir, "ckpt", f"step_{step:08d}.h5")
+    state.update({f"ckpt/{k}": v for k, v in read_tree(checkpoint).items()})
+    return state

@@ -8,12 +8,6 @@ from ckpt_common import *
 failures = []
 
 
-def final_state(run_dir):
-    state = read_tree(os.path.join(run_dir, "run.h5"), ("params", "curves/steps", "curves/epochs"))
-    state.update({f"ckpt/{k}": v for k, v in read_tree(os.path.join(run_dir, "ckpt", "step_00000040.h5")).items()})
-    return state
-
-
 for ranks in (1, 2):
     straight = fresh_dir(f"straight-np{ranks}")
     train(straight, ["run.resume=never"], ranks)

@@ -13,12 +13,6 @@ RADAM = ["train.optimizer=radam"]
 failures = []
 
 
-def final_state(run_dir):
-    state = read_tree(os.path.join(run_dir, "run.h5"), ("params", "curves/steps", "curves/epochs"))
-    state.update({f"ckpt/{k}": v for k, v in read_tree(os.path.join(run_dir, "ckpt", "step_00000040.h5")).items()})
-    return state
-
-
 for ranks in (1, 2):
     straight = fresh_dir(f"radam-straight-np{ranks}")
     train(straight, RADAM + ["run.resume=never"], ranks)

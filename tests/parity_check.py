@@ -190,12 +190,7 @@ def adam_error_bounds(state, grads, step, lr, beta1, beta2, eps):
     step_size, bc2_sqrt = lr / (1 - beta1**t), (1 - beta2**t) ** 0.5
     bounds = {"params": {}, "exp_avg": {}, "exp_avg_sq": {}}
     for name, g in grads.items():
-        g = g.double().numpy()
-        m0, v0 = state["exp_avg"][name].double().numpy(), state["exp_avg_sq"][name].double().numpy()
-        p0 = state["params"][name].double().numpy()
-        m, v = beta1 * m0 + (1 - beta1) * g, beta2 * v0 + (1 - beta2) * g * g
-        m_bound = 4 * UNIT_ROUNDOFF * (beta1 * np.abs(m0) + (1 - beta1) * np.abs(g))
-        v_bound = 4 * UNIT_ROUNDOFF * (beta2 * v0 + (1 - beta2) * g * g)
+        p0, m, v, m_bound, v_bound = moments_and_bounds(state, name, g, beta1, beta2)
         root = np.sqrt(v)
         denom = root / bc2_sqrt + eps
         denom_bound = v_bound / (2 * np.maximum(root, 1e-300) * bc2_sqrt) + 4 * UNIT_ROUNDOFF * denom
@@ -204,6 +199,18 @@ def adam_error_bounds(state, grads, step, lr, beta1, beta2, eps):
         bounds["exp_avg"][name], bounds["exp_avg_sq"][name] = m_bound, v_bound
         bounds["params"][name] = 4 * UNIT_ROUNDOFF * np.abs(p0 - update) + update_bound
     return bounds
+
+
+def moments_and_bounds(state, name, g, beta1, beta2):
+    """Adam's and RAdam's shared start from the same state and gradient: the old parameter, the new
+    moments, and the moments' bounds (each side within 2u of its operands' magnitudes, so 4u apart)."""
+    g = g.double().numpy()
+    m0, v0 = state["exp_avg"][name].double().numpy(), state["exp_avg_sq"][name].double().numpy()
+    p0 = state["params"][name].double().numpy()
+    m, v = beta1 * m0 + (1 - beta1) * g, beta2 * v0 + (1 - beta2) * g * g
+    m_bound = 4 * UNIT_ROUNDOFF * (beta1 * np.abs(m0) + (1 - beta1) * np.abs(g))
+    v_bound = 4 * UNIT_ROUNDOFF * (beta2 * v0 + (1 - beta2) * g * g)
+    return p0, m, v, m_bound, v_bound
 
 
 def radam_error_bounds(state, grads, step, lr, beta1, beta2, eps):
@@ -222,12 +229,7 @@ def radam_error_bounds(state, grads, step, lr, beta1, beta2, eps):
     rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) if rectified else 0
     bounds = {"params": {}, "exp_avg": {}, "exp_avg_sq": {}}
     for name, g in grads.items():
-        g = g.double().numpy()
-        m0, v0 = state["exp_avg"][name].double().numpy(), state["exp_avg_sq"][name].double().numpy()
-        p0 = state["params"][name].double().numpy()
-        m, v = beta1 * m0 + (1 - beta1) * g, beta2 * v0 + (1 - beta2) * g * g
-        m_bound = 4 * UNIT_ROUNDOFF * (beta1 * np.abs(m0) + (1 - beta1) * np.abs(g))
-        v_bound = 4 * UNIT_ROUNDOFF * (beta2 * v0 + (1 - beta2) * g * g)
+        p0, m, v, m_bound, v_bound = moments_and_bounds(state, name, g, beta1, beta2)
         if rectified:
             root = np.sqrt(v)
             denom = root + eps
