@@ -8,7 +8,7 @@ foreach(name resume resume_radam faults kill interop)
   set_tests_properties(ckpt_${name} PROPERTIES FIXTURES_REQUIRED small_data
                        ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
 endforeach()
-# measured: resume 9 s, resume_radam 15 s, faults 26 s (92 s on a loaded 2-core VM), kill 77 s, interop 20 s
+# measured: resume 9 s, resume_radam 15 s, faults 58 s (1000-step signal runs; 92 s before them on a loaded 2-core VM), kill 77 s, interop 20 s
 gsvae_timeout(60 ckpt_resume)
 gsvae_timeout(90 ckpt_resume_radam)
 gsvae_timeout(300 ckpt_faults)
