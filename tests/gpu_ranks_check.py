@@ -125,8 +125,10 @@ train("diverge", 1, device + ["train.lr=1e30", "train.max_bad_steps=3"], expect=
 run_dir, process = start("sigusr1", 1, device + ["train.epochs=50"])
 time.sleep(1)
 process.send_signal(signal.SIGUSR1)
-process.communicate(timeout=300)
-check(process.returncode == 75 and os.listdir(os.path.join(run_dir, "ckpt")), "SIGUSR1: checkpoint and exit 75")
+_, err = process.communicate(timeout=300)
+ckpt_dir = os.path.join(run_dir, "ckpt")
+check(process.returncode == 75 and os.path.isdir(ckpt_dir) and os.listdir(ckpt_dir),
+      f"SIGUSR1: checkpoint and exit 75 (exit {process.returncode}; {err.strip()[-300:]})")
 if gpu:  # a peer stopped mid-run: the other rank's polled wait ends the job after device.timeout
     run_dir, process = start("stuck_peer", 2, device + ["device.comm=mpi", "device.timeout=15", "train.epochs=50",
                                                         "run.watchdog=600"])

@@ -21,6 +21,12 @@ int gsvae_blas_get_threads(void);
 /* Whether the environment sets the library's thread count (gsvae then leaves it as the user said). */
 bool gsvae_blas_threads_from_env(void);
 
+/* Runs body(context, w) for w = 0 .. workers-1, w = 0 on the calling thread, on the threads the
+ * library's products run on where it lends them: oneDNN's OpenMP team, so that the model's
+ * element-wise work and its products share one pool and neither waits spinning while the other
+ * works. OpenBLAS's pool takes no outside work: threads started for the call (gsvae_parallel_run). */
+void gsvae_blas_team_run(int workers, void (*body)(void *context, int worker), void *context);
+
 /* Gives the library's worker threads the calling thread's floating-point environment (on x86,
  * MXCSR's flush-to-zero and denormals-are-zero bits). Call while no product is running. */
 void gsvae_blas_workers_take_float_mode(void);

@@ -21,6 +21,8 @@
 void omp_set_num_threads(int threads);
 int omp_get_max_threads(void);
 int omp_get_num_procs(void);
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
 void GOMP_parallel(void (*fn)(void *), void *data, unsigned threads, unsigned flags);
 
 void gsvae_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
@@ -38,6 +40,28 @@ void gsvae_blas_set_threads(int threads) { omp_set_num_threads(threads); }
 int gsvae_blas_get_threads(void) { return omp_get_max_threads(); }
 
 bool gsvae_blas_threads_from_env(void) { return getenv("OMP_NUM_THREADS") != NULL; }
+
+typedef struct {
+  void (*body)(void *context, int worker);
+  void *context;
+  int workers;
+} team_task;
+
+/* A team may come out smaller than asked (a region nested in another runs on one thread): its
+ * threads then take the workers in turn, so that every one runs. */
+static void team_member(void *data) {
+  team_task *task = data;
+  for (int w = omp_get_thread_num(); w < task->workers; w += omp_get_num_threads()) task->body(task->context, w);
+}
+
+void gsvae_blas_team_run(int workers, void (*body)(void *context, int worker), void *context) {
+  if (workers <= 1) {
+    body(context, 0);
+    return;
+  }
+  team_task task = {body, context, workers};
+  GOMP_parallel(team_member, &task, (unsigned)workers, 0);
+}
 
 typedef struct {
   fenv_t mode;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "cpu/blas.h"
 #include "core/check.h"
+#include "cpu/threads.h"
 
 /* OpenBLAS's own pool control (exported by libopenblas, not declared in cblas.h): the first joins
  * the workers, the second starts them again from the calling thread. Both return 0. */
@@ -25,6 +26,10 @@ void gsvae_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, c
 void gsvae_blas_set_threads(int threads) { openblas_set_num_threads(threads); }
 
 int gsvae_blas_get_threads(void) { return openblas_get_num_threads(); }
+
+void gsvae_blas_team_run(int workers, void (*body)(void *context, int worker), void *context) {
+  gsvae_parallel_run(workers, body, context);
+}
 
 /* OpenBLAS reads the first of these that is set, when it is loaded. */
 bool gsvae_blas_threads_from_env(void) {

@@ -5,6 +5,7 @@
  * With train.deterministic the rank's cores work on whole chunks side by side, each with
  * single-threaded products, so that neither the ranks nor the threads change the bits. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,14 +87,23 @@ static bool folds_locally(const gsvae_config *config, int first_chunk) {
   return !config->train_deterministic || first_chunk == 0;
 }
 
-/* The rows of chunk `chunk` of the step into x and the noise buffers, row 0 first; noise is keyed
- * by the sample's place in the epoch's order, not by this rank's slice. */
-static void gather_rows(cpu_backend *backend, chunk_worker *worker, const gsvae_step *step, int first_row, int rows) {
+typedef struct {
+  cpu_backend *backend;
+  chunk_worker *worker;
+  const gsvae_step *step;
+  int first_row;
+} gather_task;
+
+static void gather_range(void *context, size_t begin, size_t end) {
+  gather_task *task = context;
+  cpu_backend *backend = task->backend;
+  chunk_worker *worker = task->worker;
+  const gsvae_step *step = task->step;
   const gsvae_config *config = &backend->config;
   int dim = backend->layout.input_dim;
   uint32_t latent_width = (uint32_t)(backend->layout.latents * backend->layout.categories);
-  for (int i = 0; i < rows; i++) {
-    long position = step->batch_start + first_row + i;
+  for (size_t i = begin; i < end; i++) {
+    long position = step->batch_start + task->first_row + (long)i;
     gsvae_dataset_row(backend->train, (int)backend->order[position], config->data_binarize, config->train_seed,
                       step->step, worker->x + (size_t)i * dim);
     gsvae_estimator_fill_noise(worker->noise + i * backend->noise_width, &backend->estimator, latent_width,
@@ -102,6 +112,14 @@ static void gather_rows(cpu_backend *backend, chunk_worker *worker, const gsvae_
       gsvae_fill_gumbel(worker->gumbel_unrelaxed + (size_t)i * latent_width, latent_width, config->train_seed,
                         GSVAE_NOISE_GUMBEL_UNRELAXED, (uint64_t)step->step, (uint64_t)position);
   }
+}
+
+/* The rows of chunk `chunk` of the step into x and the noise buffers, row 0 first, split over the
+ * rank's threads; noise is keyed by the sample's place in the epoch's order, not by this rank's
+ * slice, nor by the thread that draws it. */
+static void gather_rows(cpu_backend *backend, chunk_worker *worker, const gsvae_step *step, int first_row, int rows) {
+  gather_task task = {backend, worker, step, first_row};
+  gsvae_parallel_ranges((size_t)rows, 8, gather_range, &task);
 }
 
 /* Chunk i of this rank's step into `partial` (added to it when accumulate), with worker's buffers:
@@ -189,6 +207,34 @@ static bool all_finite(const float *values, size_t count) {
   return !bad;
 }
 
+/* The finite check and the optimizer over a shard, split over the rank's threads: the check ORs
+ * each range's verdict, and the update is element-wise, so neither depends on the split. */
+typedef struct {
+  const float *values;
+  atomic_bool bad;
+} finite_task;
+
+static void finite_range(void *context, size_t begin, size_t end) {
+  finite_task *task = context;
+  if (!all_finite(task->values + begin, end - begin)) atomic_store(&task->bad, true);
+}
+
+typedef struct {
+  float *params, *exp_avg, *exp_avg_sq;
+  const float *grads;
+  const gsvae_optimizer_step *scalars;
+  double grad_divisor;
+} optimizer_task;
+
+static void optimizer_range(void *context, size_t begin, size_t end) {
+  optimizer_task *task = context;
+  cpu_optimizer_update(task->params + begin, task->exp_avg + begin, task->exp_avg_sq + begin, task->grads + begin,
+                       end - begin, task->scalars, task->grad_divisor);
+}
+
+/* Elements a range of the finite check or the update takes at least. */
+#define MIN_UPDATE_RANGE 65536
+
 /* How many partials each rank sends into the reduction of this step. */
 static void count_partials(cpu_backend *backend, const gsvae_step *step, int ranks) {
   for (int q = 0; q < ranks; q++) {
@@ -218,7 +264,10 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
   /* [0]: ranks that saw a non-finite value; then the metric slots, from the last rank only, so
    * that their sum is exact in any order */
   float agreed[1 + GSVAE_METRIC_SLOTS] = {0};
-  agreed[0] = all_finite(grads + start, end - start) ? 0.0f : 1.0f;
+  finite_task finite = {.values = grads + start};
+  atomic_init(&finite.bad, false);
+  gsvae_parallel_ranges(end - start, MIN_UPDATE_RANGE, finite_range, &finite);
+  agreed[0] = atomic_load(&finite.bad) ? 1.0f : 0.0f;
   if (rank + 1 == ranks) memcpy(agreed + 1, grads + params, GSVAE_METRIC_SLOTS * sizeof(float));
   if (comm) comm->allreduce_sum(comm, agreed, 1 + GSVAE_METRIC_SLOTS);
   const float *metrics = agreed + 1;
@@ -229,8 +278,9 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
   backend->bad_streak = 0;
   size_t update_end = end < params ? end : params;
   gsvae_optimizer_step scalars = gsvae_optimizer_step_at(config, step->step + 1);
-  cpu_optimizer_update(backend->params + start, backend->exp_avg + start, backend->exp_avg_sq + start, grads + start,
-                       update_end - start, &scalars, (double)step->global_count);
+  optimizer_task update = {backend->params + start, backend->exp_avg + start, backend->exp_avg_sq + start,
+                           grads + start, &scalars, (double)step->global_count};
+  gsvae_parallel_ranges(update_end - start, MIN_UPDATE_RANGE, optimizer_range, &update);
   if (comm) comm->allgather(comm, backend->params, params);
   if (backend->layout.has_sf_baseline) /* after this step's gradient used the old value; alike on every rank */
     gsvae_sf_baseline_update(backend->params + backend->layout.sf_baseline_offset,

@@ -11,6 +11,7 @@
 #include "cpu/latent.h"
 #include "cpu/model_math.h"
 #include "cpu/libmvec_rows.h"
+#include "cpu/threads.h"
 
 #ifdef GSVAE_REAL_DOUBLE
 /* oneDNN has no double product: the double build (the tests' reference) takes OpenBLAS's whatever
@@ -33,13 +34,20 @@ static void gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, 
 #define real_fabs fabsf
 #endif
 
+/* Element-wise loops run split over the rank's BLAS threads (threads.h), each element written by
+ * one range alone and every sum over rows formed afterwards in row order: the bits are those of
+ * one thread. Below this many elements a range would cost more to hand out than to compute. */
+#define MIN_RANGE_ELEMENTS 4096
+
+static size_t min_rows_for(size_t row_elements) { return MIN_RANGE_ELEMENTS / (row_elements ? row_elements : 1) + 1; }
+
 struct cpu_model {
   gsvae_layout layout;
   int max_batch;
   int rows;                  /* rows the decoder's buffers hold: max_batch x sf's samples per input */
   gsvae_real *activations[GSVAE_MAX_LAYERS]; /* each layer's output, after its ReLU if it has one */
   gsvae_real *soft;          /* what the estimator's forward keeps for its backward, batch x L*K */
-  gsvae_real *scratch;       /* K */
+  gsvae_real *group_kl;      /* batch x L: each group's KL, summed in order after the groups */
   gsvae_real *z;             /* the decoder's input, rows x L*K: sample s of input b in row s*batch + b */
   gsvae_real *row_loss;      /* BCE of each decoded row */
   gsvae_real *grad_logits;   /* batch x L*K */
@@ -86,7 +94,7 @@ cpu_model *cpu_model_create(const gsvae_layout *layout, int max_batch) {
   size_t latent_width = (size_t)layout->latents * layout->categories;
   reserve_rows(model, max_batch);
   model->soft = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
-  model->scratch = mallocCheck(layout->categories * sizeof(gsvae_real));
+  model->group_kl = mallocCheck(max_batch * (size_t)layout->latents * sizeof(gsvae_real));
   model->grad_logits = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
   model->decoder_in_t =
       mallocCheck(latent_width * layout->out_features[layout->encoder_layers] * sizeof(gsvae_real));
@@ -98,7 +106,7 @@ void cpu_model_free(cpu_model *model) {
   if (!model) return;
   for (int l = 0; l < model->layout.layer_count; l++) free(model->activations[l]);
   free(model->soft);
-  free(model->scratch);
+  free(model->group_kl);
   free(model->z);
   free(model->row_loss);
   free(model->grad_logits);
@@ -115,6 +123,28 @@ static void check_batch(const cpu_model *model, int batch) {
     gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu_model: batch %d outside the workspace's [0, %d]", batch, model->max_batch);
 }
 
+typedef struct {
+  const gsvae_real *bias;
+  gsvae_real *out;
+  int out_features;
+  bool relu;
+} bias_relu_task;
+
+static void add_bias_relu_rows(void *context, size_t begin, size_t end) {
+  bias_relu_task *task = context;
+  int out_features = task->out_features;
+  for (size_t b = begin; b < end; b++) {
+    gsvae_real *row = task->out + b * out_features;
+    if (task->relu)
+      for (int o = 0; o < out_features; o++) {
+        gsvae_real v = row[o] + task->bias[o];
+        row[o] = v < 0 ? 0 : v;
+      }
+    else
+      for (int o = 0; o < out_features; o++) row[o] += task->bias[o];
+  }
+}
+
 /* out = in W^T + b, then ReLU; `v < 0 ? 0 : v` lets a NaN through so that the step is skipped. */
 static void linear_forward(const gsvae_layout *layout, int layer, const gsvae_real *params, const gsvae_real *in,
                            int batch, gsvae_real *out) {
@@ -123,17 +153,8 @@ static void linear_forward(const gsvae_layout *layout, int layer, const gsvae_re
   if (batch == 0) return;
   gemm(false, true, batch, out_features, in_features, 1, in, in_features, weight,
        in_features, 0, out, out_features);
-  bool relu = layer_has_relu(layout, layer);
-  for (int b = 0; b < batch; b++) {
-    gsvae_real *row = out + (size_t)b * out_features;
-    if (relu)
-      for (int o = 0; o < out_features; o++) {
-        gsvae_real v = row[o] + bias[o];
-        row[o] = v < 0 ? 0 : v;
-      }
-    else
-      for (int o = 0; o < out_features; o++) row[o] += bias[o];
-  }
+  bias_relu_task task = {bias, out, out_features, layer_has_relu(layout, layer)};
+  gsvae_parallel_ranges((size_t)batch, min_rows_for((size_t)out_features), add_bias_relu_rows, &task);
 }
 
 static void encoder_forward(cpu_model *model, const gsvae_real *params, const gsvae_real *x, int batch) {
@@ -158,36 +179,85 @@ static void decoder_forward(cpu_model *model, const gsvae_real *params, const gs
   decoder_forward_rest(model, params, batch);
 }
 
+typedef struct {
+  cpu_model *model;
+  const gsvae_real *bias;
+  const int *picked;
+  bool relu;
+} one_hot_task;
+
+static void one_hot_rows(void *context, size_t begin, size_t end) {
+  one_hot_task *task = context;
+  const gsvae_layout *layout = &task->model->layout;
+  int layer = layout->encoder_layers, latents = layout->latents, categories = layout->categories;
+  int out_features = layout->out_features[layer];
+  for (size_t b = begin; b < end; b++) {
+    gsvae_real *row = task->model->activations[layer] + b * out_features;
+    memcpy(row, task->bias, out_features * sizeof(gsvae_real));
+    for (int j = 0; j < latents; j++) {
+      const gsvae_real *column =
+          task->model->decoder_in_t + (size_t)(j * categories + task->picked[b * latents + j]) * out_features;
+      for (int o = 0; o < out_features; o++) row[o] += column[o];
+    }
+    if (task->relu)
+      for (int o = 0; o < out_features; o++) row[o] = row[o] < 0 ? 0 : row[o];
+  }
+}
+
+typedef struct {
+  const gsvae_real *weight;
+  gsvae_real *weight_t;
+  int in_features, out_features;
+} transpose_task;
+
+/* Rows [begin, end) of the transposed weight: one weight column each. */
+static void transpose_rows(void *context, size_t begin, size_t end) {
+  transpose_task *task = context;
+  size_t in_features = (size_t)task->in_features, out_features = (size_t)task->out_features;
+  for (size_t i = begin; i < end; i++)
+    for (size_t o = 0; o < out_features; o++) task->weight_t[i * out_features + o] = task->weight[o * in_features + i];
+}
+
 /* The decoder on one-hot latents: the first layer is the bias plus L rows of its transposed
  * weight, L*hidden additions per sample instead of an L*K*hidden product. */
 static void decoder_forward_one_hot(cpu_model *model, const gsvae_real *params, const int *picked, int batch) {
   const gsvae_layout *layout = &model->layout;
-  int layer = layout->encoder_layers, latents = layout->latents, categories = layout->categories;
+  int layer = layout->encoder_layers, latents = layout->latents;
   int in_features = layout->in_features[layer], out_features = layout->out_features[layer];
   const gsvae_real *weight = params + layout->weight_offset[layer], *bias = params + layout->bias_offset[layer];
-  gsvae_real *weight_t = model->decoder_in_t;
-  for (int o = 0; o < out_features; o++)
-    for (int i = 0; i < in_features; i++) weight_t[(size_t)i * out_features + o] = weight[(size_t)o * in_features + i];
-  bool relu = layer_has_relu(layout, layer);
-  for (int b = 0; b < batch; b++) {
-    gsvae_real *row = model->activations[layer] + (size_t)b * out_features;
-    memcpy(row, bias, out_features * sizeof(gsvae_real));
-    for (int j = 0; j < latents; j++) {
-      const gsvae_real *column = weight_t + (size_t)(j * categories + picked[b * latents + j]) * out_features;
-      for (int o = 0; o < out_features; o++) row[o] += column[o];
-    }
-    if (relu)
-      for (int o = 0; o < out_features; o++) row[o] = row[o] < 0 ? 0 : row[o];
-  }
+  transpose_task transpose = {weight, model->decoder_in_t, in_features, out_features};
+  gsvae_parallel_ranges((size_t)in_features, min_rows_for((size_t)out_features), transpose_rows, &transpose);
+  one_hot_task task = {model, bias, picked, layer_has_relu(layout, layer)};
+  gsvae_parallel_ranges((size_t)batch, min_rows_for((size_t)latents * out_features), one_hot_rows, &task);
   decoder_forward_rest(model, params, batch);
 }
 
-/* Sum over the batch of BCE(sigmoid(a), x) summed over pixels (cpu_bce_row); grad (if not NULL)
- * gets sigmoid(a) - x. */
-static double bce_sum(const gsvae_real *a, const gsvae_real *x, int batch, int dim, gsvae_real *grad) {
+typedef struct {
+  const gsvae_real *a, *x;
+  int batch, dim, samples;
+  gsvae_real *grad, *row_loss;
+} bce_task;
+
+static void bce_rows(void *context, size_t begin, size_t end) {
+  bce_task *task = context;
+  size_t dim = (size_t)task->dim;
+  for (size_t r = begin; r < end; r++) {
+    gsvae_real *grad = task->grad ? task->grad + r * dim : NULL;
+    task->row_loss[r] = cpu_bce_row(task->a + r * dim, task->x + (r % task->batch) * dim, task->dim, grad);
+    if (grad && task->samples > 1) /* the loss is the mean over an input's samples */
+      for (size_t p = 0; p < dim; p++) grad[p] /= task->samples;
+  }
+}
+
+/* BCE(sigmoid(a), x) summed over pixels (cpu_bce_row) of each of `rows` decoded rows into
+ * model->row_loss, row r decoding input r % batch, and their sum in row order; grad (if not NULL)
+ * gets sigmoid(a) - x over `samples`, the decoded samples per input. */
+static double bce_sum(cpu_model *model, const gsvae_real *a, const gsvae_real *x, int batch, int rows, int samples,
+                      int dim, gsvae_real *grad) {
+  bce_task task = {a, x, batch, dim, samples, grad, model->row_loss};
+  gsvae_parallel_ranges((size_t)rows, min_rows_for((size_t)dim), bce_rows, &task);
   double total = 0;
-  for (int b = 0; b < batch; b++)
-    total += cpu_bce_row(a + (size_t)b * dim, x + (size_t)b * dim, dim, grad ? grad + (size_t)b * dim : NULL);
+  for (int r = 0; r < rows; r++) total += model->row_loss[r];
   return total;
 }
 
@@ -212,16 +282,59 @@ static gsvae_real kl_group(const gsvae_real *logits, int categories, gsvae_real 
 
 /* KL summed over the batch's groups (gradient into grad_logits when not NULL) and, when gumbel
  * is not NULL, the categories of one_hot(argmax(logits + gumbel)) into model->picked. */
+typedef struct {
+  cpu_model *model;
+  const gsvae_real *logits, *gumbel;
+  gsvae_real *grad_logits;
+} kl_task;
+
+static void kl_groups(void *context, size_t begin, size_t end) {
+  kl_task *task = context;
+  int categories = task->model->layout.categories;
+  for (size_t group = begin; group < end; group++) {
+    size_t offset = group * categories;
+    task->model->group_kl[group] =
+        kl_group(task->logits + offset, categories, task->grad_logits ? task->grad_logits + offset : NULL);
+    if (task->gumbel)
+      task->model->picked[group] = cpu_argmax_perturbed(task->logits + offset, task->gumbel + offset, categories);
+  }
+}
+
 static double kl_and_pick(cpu_model *model, const gsvae_real *logits, int batch, const gsvae_real *gumbel,
                           gsvae_real *grad_logits) {
-  int categories = model->layout.categories, groups = batch * model->layout.latents;
+  int groups = batch * model->layout.latents;
+  kl_task task = {model, logits, gumbel, grad_logits};
+  gsvae_parallel_ranges((size_t)groups, min_rows_for((size_t)model->layout.categories), kl_groups, &task);
   double kl = 0;
-  for (int group = 0; group < groups; group++) {
-    size_t offset = (size_t)group * categories;
-    kl += kl_group(logits + offset, categories, grad_logits ? grad_logits + offset : NULL);
-    if (gumbel) model->picked[group] = cpu_argmax_perturbed(logits + offset, gumbel + offset, categories);
-  }
+  for (int group = 0; group < groups; group++) kl += model->group_kl[group];
   return kl;
+}
+
+typedef struct {
+  gsvae_real *grad_out;
+  const gsvae_real *out;
+  gsvae_real *bias_sum;
+  int batch, out_features;
+  bool relu;
+} relu_mask_task;
+
+/* Columns [begin, end) of the ReLU's mask, and their bias gradients summed over rows in order. */
+static void relu_mask_columns(void *context, size_t begin, size_t end) {
+  relu_mask_task *task = context;
+  size_t width = (size_t)task->out_features;
+  gsvae_real *bias_sum = task->bias_sum;
+  for (size_t o = begin; o < end; o++) bias_sum[o] = 0;
+  for (int b = 0; b < task->batch; b++) {
+    gsvae_real *d = task->grad_out + (size_t)b * width;
+    const gsvae_real *o_row = task->out + (size_t)b * width;
+    if (task->relu)
+      for (size_t o = begin; o < end; o++) {
+        d[o] = o_row[o] > 0 ? d[o] : 0;
+        bias_sum[o] += d[o];
+      }
+    else
+      for (size_t o = begin; o < end; o++) bias_sum[o] += d[o];
+  }
 }
 
 /* Backward of layer `layer` given grad_out (its output's gradient, before its ReLU): the ReLU
@@ -236,19 +349,8 @@ static void linear_backward(cpu_model *model, int layer, const gsvae_real *param
   int in_features = layout->in_features[layer], out_features = layout->out_features[layer];
   gsvae_real *grad_weight = grads + layout->weight_offset[layer], *grad_bias = grads + layout->bias_offset[layer];
   gsvae_real *bias_sum = model->bias_sum;
-  bool relu = layer_has_relu(layout, layer);
-  memset(bias_sum, 0, out_features * sizeof(gsvae_real));
-  for (int b = 0; b < batch; b++) {
-    gsvae_real *d = grad_out + (size_t)b * out_features;
-    const gsvae_real *o_row = out + (size_t)b * out_features;
-    if (relu)
-      for (int o = 0; o < out_features; o++) {
-        d[o] = o_row[o] > 0 ? d[o] : 0;
-        bias_sum[o] += d[o];
-      }
-    else
-      for (int o = 0; o < out_features; o++) bias_sum[o] += d[o];
-  }
+  relu_mask_task task = {grad_out, out, bias_sum, batch, out_features, layer_has_relu(layout, layer)};
+  gsvae_parallel_ranges((size_t)out_features, min_rows_for((size_t)batch), relu_mask_columns, &task);
   for (int o = 0; o < out_features; o++) grad_bias[o] = accumulate ? grad_bias[o] + bias_sum[o] : bias_sum[o];
   if (batch == 0) {
     if (!accumulate) memset(grad_weight, 0, (size_t)out_features * in_features * sizeof(gsvae_real));
@@ -297,6 +399,48 @@ static cpu_latent_group *point_group(cpu_latent_group *group, cpu_model *model, 
   return group;
 }
 
+/* The estimator's forward and backward over inputs [begin, end), each range with its own view and
+ * scratch. */
+typedef struct {
+  cpu_model *model;
+  const cpu_estimator *latent;
+  cpu_latent_group group;     /* the view's fixed part */
+  const gsvae_real *logits, *noise;
+  size_t noise_width;
+  const gsvae_real *upstream; /* dL/dz, or for sf each decoded row's weight */
+  gsvae_real grad_log_tau;    /* the first range's backward sum: all of it when one range ran */
+} latent_task;
+
+static void latent_forward_inputs(void *context, size_t begin, size_t end) {
+  latent_task *task = context;
+  cpu_latent_group group = task->group;
+  group.scratch = mallocCheck((size_t)group.categories * sizeof(gsvae_real));
+  for (size_t b = begin; b < end; b++)
+    for (int j = 0; j < task->model->layout.latents; j++)
+      task->latent->forward(point_group(&group, task->model, task->logits, task->noise, task->noise_width, (int)b, j));
+  free(group.scratch);
+}
+
+static void latent_backward_inputs(void *context, size_t begin, size_t end) {
+  latent_task *task = context;
+  const gsvae_layout *layout = &task->model->layout;
+  size_t width = (size_t)layout->latents * layout->categories;
+  int samples = task->group.settings->decoder_samples;
+  bool score_function = task->group.settings->kind == GSVAE_ESTIMATOR_SF;
+  cpu_latent_group group = task->group;
+  group.scratch = mallocCheck((size_t)group.categories * sizeof(gsvae_real));
+  gsvae_real grad_log_tau = 0;
+  for (size_t b = begin; b < end; b++)
+    for (int j = 0; j < layout->latents; j++) {
+      size_t offset = b * width + (size_t)j * layout->categories;
+      const gsvae_real *upstream = score_function ? task->upstream + b * samples : task->upstream + offset;
+      task->latent->backward(point_group(&group, task->model, task->logits, task->noise, task->noise_width, (int)b, j),
+                             upstream, task->model->grad_logits + offset, &grad_log_tau);
+    }
+  free(group.scratch);
+  if (begin == 0) task->grad_log_tau = grad_log_tau; /* whole only when one range ran: a learned tau */
+}
+
 void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
                                 int batch, const gsvae_real *noise, const gsvae_estimator_settings *estimator,
                                 gsvae_real tau, const gsvae_real *gumbel_unrelaxed, bool accumulate, double *sums) {
@@ -314,25 +458,17 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
   encoder_forward(model, params, x, batch);
   const gsvae_real *logits = model->activations[encoder_layers - 1];
   double kl = kl_and_pick(model, logits, batch, gumbel_unrelaxed, model->grad_logits);
-  cpu_latent_group group = {.noise_stride = (size_t)width, .z_stride = (size_t)batch * width,
-                            .scratch = model->scratch, .categories = categories, .tau = tau, .settings = estimator};
-  for (int b = 0; b < batch; b++)
-    for (int j = 0; j < latents; j++) latent->forward(point_group(&group, model, logits, noise, noise_width, b, j));
+  latent_task task = {.model = model, .latent = latent, .logits = logits, .noise = noise, .noise_width = noise_width,
+                      .group = {.noise_stride = (size_t)width, .z_stride = (size_t)batch * width,
+                                .categories = categories, .tau = tau, .settings = estimator}};
+  size_t min_inputs = min_rows_for((size_t)width * (samples + estimator->conditional_draws));
+  gsvae_parallel_ranges((size_t)batch, min_inputs, latent_forward_inputs, &task);
   decoder_forward(model, params, model->z, rows);
-  double bce = 0;
-  for (int r = 0; r < rows; r++) {
-    size_t row = (size_t)r * dim;
-    model->row_loss[r] = cpu_bce_row(model->activations[last] + row, x + (size_t)(r % batch) * dim, dim,
-                                     model->grad_a + row);
-    bce += model->row_loss[r];
-  }
-  if (samples > 1) { /* the loss is the mean over an input's samples */
-    bce /= samples;
-    for (size_t i = 0; i < (size_t)rows * dim; i++) model->grad_a[i] /= samples;
-  }
+  double bce = bce_sum(model, model->activations[last], x, batch, rows, samples, dim, model->grad_a);
+  if (samples > 1) bce /= samples; /* the loss is the mean over an input's samples */
 
   /* grad_a holds the current layer's output gradient; grad_b receives its input gradient. */
-  gsvae_real *grad_out = model->grad_a, *grad_in = model->grad_b, grad_log_tau = 0;
+  gsvae_real *grad_out = model->grad_a, *grad_in = model->grad_b;
   for (int l = last; l >= 0; l--) {
     const gsvae_real *in = l == 0 ? x : l == encoder_layers ? model->z : model->activations[l - 1];
     bool input_gradient = l != 0 && !(l == encoder_layers && score_function); /* sf needs no dL/dz */
@@ -341,13 +477,9 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
                     input_gradient ? grad_in : NULL, accumulate);
     if (l == encoder_layers) { /* grad_in is dL/dz: the estimator's backward into dL/dlogits (+ KL's part) */
       if (score_function) sf_weights(model, params, estimator, batch, grad_in);
-      for (int b = 0; b < batch; b++)
-        for (int j = 0; j < latents; j++) {
-          size_t offset = (size_t)b * width + (size_t)j * categories;
-          const gsvae_real *upstream = score_function ? grad_in + (size_t)b * samples : grad_in + offset;
-          latent->backward(point_group(&group, model, logits, noise, noise_width, b, j), upstream,
-                           model->grad_logits + offset, &grad_log_tau);
-        }
+      task.upstream = grad_in;
+      /* a learned tau's gradient is one sum over every group in order: one range then */
+      gsvae_parallel_ranges((size_t)batch, layout->has_log_tau ? SIZE_MAX : min_inputs, latent_backward_inputs, &task);
       grad_out = model->grad_logits;
       grad_in = model->grad_a;
     } else {
@@ -357,7 +489,7 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
     }
   }
   if (layout->has_log_tau)
-    grads[layout->log_tau_offset] = accumulate ? grads[layout->log_tau_offset] + grad_log_tau : grad_log_tau;
+    grads[layout->log_tau_offset] = accumulate ? grads[layout->log_tau_offset] + task.grad_log_tau : task.grad_log_tau;
   if (layout->has_sf_baseline) grads[layout->sf_baseline_offset] = grads[layout->sf_baseline_offset + 1] = 0;
   sums[GSVAE_METRIC_RELAXED] += bce + kl;
   sums[GSVAE_METRIC_BCE] += bce;
@@ -366,7 +498,7 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
 
   if (gumbel_unrelaxed) { /* the activations are free again: same weights, same logits, new sample */
     decoder_forward_one_hot(model, params, model->picked, batch);
-    sums[GSVAE_METRIC_UNRELAXED] += bce_sum(model->activations[last], x, batch, dim, NULL) + kl;
+    sums[GSVAE_METRIC_UNRELAXED] += bce_sum(model, model->activations[last], x, batch, batch, 1, dim, NULL) + kl;
   }
 }
 
@@ -377,7 +509,7 @@ void cpu_model_unrelaxed_loss(cpu_model *model, const gsvae_real *params, const 
   encoder_forward(model, params, x, batch);
   double kl = kl_and_pick(model, model->activations[layout->encoder_layers - 1], batch, gumbel, NULL);
   decoder_forward_one_hot(model, params, model->picked, batch);
-  double bce = bce_sum(model->activations[layout->layer_count - 1], x, batch, layout->input_dim, NULL);
+  double bce = bce_sum(model, model->activations[layout->layer_count - 1], x, batch, batch, 1, layout->input_dim, NULL);
   sums[GSVAE_METRIC_RELAXED] += bce + kl;
   sums[GSVAE_METRIC_BCE] += bce;
   sums[GSVAE_METRIC_KL] += kl;

@@ -1,6 +1,7 @@
 /* A rank's threads (threads.h): gsvae_parallel_run on plain POSIX threads, started and joined
  * per call (a step's pieces take milliseconds; starting a thread takes tens of microseconds, so
- * no pool is kept), and the BLAS threads each rank of a node takes. */
+ * no pool is kept); gsvae_parallel_ranges, element-wise work split over the BLAS library's team;
+ * and the BLAS threads each rank of a node takes. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <pthread.h>
 #include <sched.h>
@@ -39,6 +40,32 @@ void gsvae_parallel_run(int workers, void (*body)(void *context, int worker), vo
     int status = pthread_join(threads[w], NULL);
     if (status) gsvae_abort(GSVAE_EXIT_RUNTIME, "parallel: pthread_join of worker %d: %s", w, strerror(status));
   }
+}
+
+typedef struct {
+  void (*body)(void *context, size_t begin, size_t end);
+  void *context;
+  size_t count;
+  int workers;
+} range_task;
+
+static void run_range(void *context, int worker) {
+  range_task *task = context;
+  size_t begin = task->count * worker / task->workers, end = task->count * (worker + 1) / task->workers;
+  if (begin < end) task->body(task->context, begin, end);
+}
+
+void gsvae_parallel_ranges(size_t count, size_t min_per_worker,
+                           void (*body)(void *context, size_t begin, size_t end), void *context) {
+  size_t most = min_per_worker > 0 ? count / min_per_worker : count;
+  int threads = gsvae_blas_get_threads();
+  int workers = most < (size_t)threads ? (int)most : threads;
+  if (workers <= 1) {
+    if (count > 0) body(context, 0, count);
+    return;
+  }
+  range_task task = {body, context, count, workers};
+  gsvae_blas_team_run(workers, run_range, &task);
 }
 
 /* The BLAS would start one thread per core in every rank; share the node's cores instead,
