@@ -3,8 +3,8 @@
 # and the results' scripts use, and the `reinmax` package from PyPI for the ReinMax parity test). Skips
 # apt entirely when everything is already installed.
 set -euo pipefail
-# libopenblas-dev: the default BLAS, and the tests' double-precision model in every build; libdnnl-dev:
-# oneDNN, for -DGSVAE_BLAS=onednn (launch/test.sh builds and tests it too).
+# libdnnl-dev: oneDNN, the default BLAS; libopenblas-dev: OpenBLAS, for -DGSVAE_BLAS=openblas (launch/test.sh
+# builds and tests it too), and the tests' double-precision model in every build.
 packages="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libopenblas-dev libdnnl-dev
 librandom123-dev libyaml-dev zlib1g-dev libpng-dev libplplot-dev plplot-driver-cairo dataset-fashion-mnist"
 if [ "${1:-}" = "--test" ]; then

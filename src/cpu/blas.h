@@ -21,10 +21,13 @@ int gsvae_blas_get_threads(void);
 /* Whether the environment sets the library's thread count (gsvae then leaves it as the user said). */
 bool gsvae_blas_threads_from_env(void);
 
-/* Runs body(context, w) for w = 0 .. workers-1, w = 0 on the calling thread, on the threads the
- * library's products run on where it lends them: oneDNN's OpenMP team, so that the model's
- * element-wise work and its products share one pool and neither waits spinning while the other
- * works. OpenBLAS's pool takes no outside work: threads started for the call (gsvae_parallel_run). */
+/* The threads the library lends the calling thread for the model's element-wise work: oneDNN's
+ * OpenMP team, the products' own threads, so that neither waits spinning while the other works.
+ * OpenBLAS's pool takes no outside work, and threads started per call instead made the step 2x
+ * slower beside a busy core (bench/cpu/results/parallel_ranges.md): 1 there. */
+int gsvae_blas_team_size(void);
+/* Runs body(context, w) for w = 0 .. workers-1 on those threads, w = 0 on the calling one;
+ * workers at most gsvae_blas_team_size(). */
 void gsvae_blas_team_run(int workers, void (*body)(void *context, int worker), void *context);
 
 /* Gives the library's worker threads the calling thread's floating-point environment (on x86,

@@ -54,6 +54,8 @@ static void team_member(void *data) {
   for (int w = omp_get_thread_num(); w < task->workers; w += omp_get_num_threads()) task->body(task->context, w);
 }
 
+int gsvae_blas_team_size(void) { return omp_get_max_threads(); }
+
 void gsvae_blas_team_run(int workers, void (*body)(void *context, int worker), void *context) {
   if (workers <= 1) {
     body(context, 0);

@@ -9,7 +9,6 @@
 #include <unistd.h>
 #include "cpu/blas.h"
 #include "core/check.h"
-#include "cpu/threads.h"
 
 /* OpenBLAS's own pool control (exported by libopenblas, not declared in cblas.h): the first joins
  * the workers, the second starts them again from the calling thread. Both return 0. */
@@ -27,8 +26,10 @@ void gsvae_blas_set_threads(int threads) { openblas_set_num_threads(threads); }
 
 int gsvae_blas_get_threads(void) { return openblas_get_num_threads(); }
 
+int gsvae_blas_team_size(void) { return 1; }
+
 void gsvae_blas_team_run(int workers, void (*body)(void *context, int worker), void *context) {
-  gsvae_parallel_run(workers, body, context);
+  for (int w = 0; w < workers; w++) body(context, w);
 }
 
 /* OpenBLAS reads the first of these that is set, when it is loaded. */

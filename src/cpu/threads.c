@@ -58,7 +58,7 @@ static void run_range(void *context, int worker) {
 void gsvae_parallel_ranges(size_t count, size_t min_per_worker,
                            void (*body)(void *context, size_t begin, size_t end), void *context) {
   size_t most = min_per_worker > 0 ? count / min_per_worker : count;
-  int threads = gsvae_blas_get_threads();
+  int threads = gsvae_blas_team_size();
   int workers = most < (size_t)threads ? (int)most : threads;
   if (workers <= 1) {
     if (count > 0) body(context, 0, count);

@@ -10,8 +10,8 @@
  * DAZ included, as POSIX threads do); returns when all have. */
 void gsvae_parallel_run(int workers, void (*body)(void *context, int worker), void *context);
 
-/* Splits [0, count) into contiguous ranges, one per BLAS thread of the calling thread but none
- * shorter than min_per_worker elements, and runs body(context, begin, end) on each, on the
+/* Splits [0, count) into contiguous ranges, one per thread the BLAS library lends the calling
+ * thread (gsvae_blas_team_size) but none shorter than min_per_worker elements, and runs body(context, begin, end) on each, on the
  * library's team (gsvae_blas_team_run). For element-wise work that writes each element from one
  * range alone, so that the split never changes the bits; sums over ranges stay with the caller. */
 void gsvae_parallel_ranges(size_t count, size_t min_per_worker,
