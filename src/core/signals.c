@@ -60,7 +60,8 @@ static void install(void) {
   pthread_t watcher;
   pthread_attr_t attributes;
   if ((status = pthread_attr_init(&attributes)) ||
-      (status = pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED)) || (status = pthread_create(&watcher, &attributes, watch_stop_signals, NULL)))
+      (status = pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED)) ||
+      (status = pthread_create(&watcher, &attributes, watch_stop_signals, NULL)))
     gsvae_abort(GSVAE_EXIT_RUNTIME, "cannot start the stop signals' thread: %s", strerror(status));
   pthread_attr_destroy(&attributes);
 }

@@ -48,6 +48,7 @@ struct cpu_model {
   gsvae_real *activations[GSVAE_MAX_LAYERS]; /* each layer's output, after its ReLU if it has one */
   gsvae_real *soft;          /* what the estimator's forward keeps for its backward, batch x L*K */
   gsvae_real *group_kl;      /* batch x L: each group's KL, summed in order after the groups */
+  gsvae_real *scratch;       /* batch x K: a range of inputs uses the row of its first input */
   gsvae_real *z;             /* the decoder's input, rows x L*K: sample s of input b in row s*batch + b */
   gsvae_real *row_loss;      /* BCE of each decoded row */
   gsvae_real *grad_logits;   /* batch x L*K */
@@ -95,6 +96,7 @@ cpu_model *cpu_model_create(const gsvae_layout *layout, int max_batch) {
   reserve_rows(model, max_batch);
   model->soft = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
   model->group_kl = mallocCheck(max_batch * (size_t)layout->latents * sizeof(gsvae_real));
+  model->scratch = mallocCheck(max_batch * (size_t)layout->categories * sizeof(gsvae_real));
   model->grad_logits = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
   model->decoder_in_t =
       mallocCheck(latent_width * layout->out_features[layout->encoder_layers] * sizeof(gsvae_real));
@@ -107,6 +109,7 @@ void cpu_model_free(cpu_model *model) {
   for (int l = 0; l < model->layout.layer_count; l++) free(model->activations[l]);
   free(model->soft);
   free(model->group_kl);
+  free(model->scratch);
   free(model->z);
   free(model->row_loss);
   free(model->grad_logits);
@@ -414,11 +417,10 @@ typedef struct {
 static void latent_forward_inputs(void *context, size_t begin, size_t end) {
   latent_task *task = context;
   cpu_latent_group group = task->group;
-  group.scratch = mallocCheck((size_t)group.categories * sizeof(gsvae_real));
+  group.scratch = task->model->scratch + begin * group.categories; /* ranges start at distinct inputs */
   for (size_t b = begin; b < end; b++)
     for (int j = 0; j < task->model->layout.latents; j++)
       task->latent->forward(point_group(&group, task->model, task->logits, task->noise, task->noise_width, (int)b, j));
-  free(group.scratch);
 }
 
 static void latent_backward_inputs(void *context, size_t begin, size_t end) {
@@ -428,7 +430,7 @@ static void latent_backward_inputs(void *context, size_t begin, size_t end) {
   int samples = task->group.settings->decoder_samples;
   bool score_function = task->group.settings->kind == GSVAE_ESTIMATOR_SF;
   cpu_latent_group group = task->group;
-  group.scratch = mallocCheck((size_t)group.categories * sizeof(gsvae_real));
+  group.scratch = task->model->scratch + begin * group.categories; /* ranges start at distinct inputs */
   gsvae_real grad_log_tau = 0;
   for (size_t b = begin; b < end; b++)
     for (int j = 0; j < layout->latents; j++) {
@@ -437,7 +439,6 @@ static void latent_backward_inputs(void *context, size_t begin, size_t end) {
       task->latent->backward(point_group(&group, task->model, task->logits, task->noise, task->noise_width, (int)b, j),
                              upstream, task->model->grad_logits + offset, &grad_log_tau);
     }
-  free(group.scratch);
   if (begin == 0) task->grad_log_tau = grad_log_tau; /* whole only when one range ran: a learned tau */
 }
 
