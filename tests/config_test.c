@@ -74,7 +74,7 @@ static const field fields[] = {
     FIELD("run.resume", run_resume, F_STRING, 0, 0),
     FIELD("run.watchdog", run_watchdog, F_DOUBLE, 0, 1e4),
     FIELD("device.backend", device_backend, F_ENUM, 0, GSVAE_DEVICE_CUDA),
-    FIELD("device.precision", device_precision, F_ENUM, 0, GSVAE_PRECISION_TF32),
+    FIELD("device.precision", device_precision, F_ENUM, 0, GSVAE_PRECISION_BF16),
     FIELD("device.graphs", device_graphs, F_BOOL, 0, 0),
     FIELD("device.comm", device_comm, F_ENUM, 0, GSVAE_COMM_MPI),
     FIELD("device.timeout", device_timeout, F_DOUBLE, 1e-3, 1e5),

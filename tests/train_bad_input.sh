@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bad data given to `gsvae train` ends with a message naming the file and exit 3, never a signal.
+# Bad data given to `gsvae train` ends with a message naming the file and exit 3, a bad setting with
+# one naming the key and exit 2; never a signal.
 set -u
 gsvae=$1 data_dir=$2 work=$3
 rm -rf "$work"; mkdir -p "$work"
@@ -28,4 +29,9 @@ expect 2 "train.batch" -- "$gsvae" train data.dir="$data_dir" train.batch=0 "${b
 expect 2 "train.reduce_chunks=8 exceeds train.batch=5" -- "$gsvae" train data.dir="$data_dir" train.batch=5 train.deterministic=true "${base[@]}"
 expect 2 "chunks of 500 rows, more than the" -- "$gsvae" train data.dir="$data_dir" train.batch=1000 train.reduce_chunks=2 train.deterministic=true "${base[@]}"
 expect 2 "did you mean" -- "$gsvae" train data.dir="$data_dir" train.bach=10 "${base[@]}"
+# bf16 where the CPU (capped to AVX2 for oneDNN: every CPU then lacks bf16) or the build has none:
+# refused before anything is written
+expect 2 "device.precision=bf16 on the CPU: .*use device.precision=fp32" -- env ONEDNN_MAX_CPU_ISA=AVX2 "$gsvae" train \
+  data.dir="$data_dir" device.backend=cpu device.precision=bf16 train.max_steps=1 run.dir="$work/bf16" run.resume=never
+[ -e "$work/bf16/run.h5" ] && { echo "FAIL: the refused bf16 run wrote $work/bf16/run.h5"; failures=$((failures + 1)); }
 exit $((failures > 0))

@@ -51,7 +51,7 @@ static const char *const binarize_words[] = {"none", "static", "dynamic", NULL};
 static const char *const sf_baseline_words[] = {"ema", "loo", NULL};
 static const char *const tau_words[] = {"constant", "exp", "linear", "cosine", NULL};
 static const char *const backend_words[] = {"auto", "cpu", "cuda", NULL};
-static const char *const precision_words[] = {"fp32", "tf32", NULL};
+static const char *const precision_words[] = {"fp32", "tf32", "bf16", NULL};
 static const char *const comm_words[] = {"nccl", "mpi", NULL};
 static const char *const optimizer_words[] = {"adam", "radam", NULL};
 const char *gsvae_optimizer_word(gsvae_optimizer optimizer) { return optimizer_words[optimizer]; }
@@ -153,7 +153,9 @@ static const config_key keys[] = {
     {.name = "device.backend", .type = KEY_ENUM, .offset = AT(device_backend), .fallback = "auto",
      .words = backend_words, .help = "auto: cuda when a GPU is there, else cpu"},
     {.name = "device.precision", .type = KEY_ENUM, .offset = AT(device_precision), .fallback = "fp32",
-     .words = precision_words, .help = "matrix products on the GPU: fp32, or tf32 tensor cores"},
+     .words = precision_words,
+     .help = "matrix products: fp32; tf32 (GPU tensor cores); bf16 operands summed in fp32 (GPU tensor cores, or "
+             "CPUs with AVX512_BF16 or AMX), all else in fp32"},
     {.name = "device.graphs", .type = KEY_BOOL, .offset = AT(device_graphs), .fallback = "true",
      .help = "capture the training step as one CUDA graph"},
     {.name = "device.comm", .type = KEY_ENUM, .offset = AT(device_comm), .fallback = "nccl", .words = comm_words,

@@ -15,7 +15,7 @@ typedef enum { GSVAE_BINARIZE_NONE, GSVAE_BINARIZE_STATIC, GSVAE_BINARIZE_DYNAMI
 typedef enum { GSVAE_SF_BASELINE_EMA, GSVAE_SF_BASELINE_LOO } gsvae_sf_baseline;
 typedef enum { GSVAE_TAU_CONSTANT, GSVAE_TAU_EXP, GSVAE_TAU_LINEAR, GSVAE_TAU_COSINE } gsvae_tau_kind;
 typedef enum { GSVAE_DEVICE_AUTO, GSVAE_DEVICE_CPU, GSVAE_DEVICE_CUDA } gsvae_device_kind;
-typedef enum { GSVAE_PRECISION_FP32, GSVAE_PRECISION_TF32 } gsvae_precision;
+typedef enum { GSVAE_PRECISION_FP32, GSVAE_PRECISION_TF32, GSVAE_PRECISION_BF16 } gsvae_precision;
 typedef enum { GSVAE_COMM_NCCL, GSVAE_COMM_MPI } gsvae_comm_kind;
 typedef enum { GSVAE_OPTIMIZER_ADAM, GSVAE_OPTIMIZER_RADAM } gsvae_optimizer;
 
@@ -62,7 +62,7 @@ typedef struct {
   double run_watchdog;             /* seconds without a step boundary before a rank ends the job; 0: off */
   /* device.* */
   gsvae_device_kind device_backend; /* auto | cpu | cuda */
-  gsvae_precision device_precision; /* fp32 | tf32 */
+  gsvae_precision device_precision; /* fp32 | tf32 | bf16 */
   bool device_graphs;              /* capture the step as a CUDA graph */
   gsvae_comm_kind device_comm;     /* GPU ranks reduce over NCCL, or over MPI through pinned host memory */
   double device_timeout;           /* seconds a GPU rank waits on its peers' collective before aborting it */

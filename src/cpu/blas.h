@@ -4,6 +4,7 @@
  * the rest of gsvae names no library. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Products with beta = 1 over K up to GSVAE_MAX_CHUNK_ROWS (core/chunks.h) round exactly as the
  * product with beta = 0 added to C afterwards, on every kernel set of the library. */
@@ -12,6 +13,16 @@
  * operand when trans_* is set. Aborts if the library refuses the call. */
 void gsvae_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                  const float *b, int ldb, float beta, float *c, int ldc);
+
+/* device.precision=bf16: C (m x n) = op(A) op(B), or with accumulate + C, where A and B hold
+ * bfloat16 bit patterns (cpu/bf16.h) and every product and sum is formed in float; row-major, op
+ * as gsvae_sgemm's. Only where gsvae_blas_bf16_missing() returns NULL; aborts if the library
+ * refuses the call. Callable from several threads at once. */
+void gsvae_gemm_bf16(bool trans_a, bool trans_b, int m, int n, int k, const uint16_t *a, int lda, const uint16_t *b,
+                     int ldb, bool accumulate, float *c, int ldc);
+/* NULL when this build runs bf16 products at speed on this CPU (AVX512_BF16 or AMX instructions);
+ * otherwise what is missing, in words for an error message. */
+const char *gsvae_blas_bf16_missing(void);
 
 /* Threads the library splits the calling thread's next products over (OpenBLAS: every thread's;
  * oneDNN: the calling thread's OpenMP setting, so a thread gsvae starts sets its own). */

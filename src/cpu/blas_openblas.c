@@ -22,6 +22,20 @@ void gsvae_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, c
               alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+/* OpenBLAS 0.3.21's bf16 product (sbgemm) is not in Debian's build, which is made without
+ * BUILD_BFLOAT16. */
+const char *gsvae_blas_bf16_missing(void) {
+  return "this gsvae is built on OpenBLAS (GSVAE_BLAS=openblas), whose Debian build has no bf16 product; "
+         "the default build, on oneDNN, has one";
+}
+
+void gsvae_gemm_bf16(bool trans_a, bool trans_b, int m, int n, int k, const uint16_t *a, int lda, const uint16_t *b,
+                     int ldb, bool accumulate, float *c, int ldc) {
+  (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)accumulate,
+      (void)c, (void)ldc;
+  gsvae_abort(GSVAE_EXIT_RUNTIME, "gsvae_gemm_bf16: %s", gsvae_blas_bf16_missing());
+}
+
 void gsvae_blas_set_threads(int threads) { openblas_set_num_threads(threads); }
 
 int gsvae_blas_get_threads(void) { return openblas_get_num_threads(); }

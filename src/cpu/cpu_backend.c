@@ -352,6 +352,12 @@ gsvae_backend *gsvae_cpu_backend_create(const gsvae_config *config, const gsvae_
       .evaluate = cpu_evaluate,
       .destroy = cpu_destroy,
   };
+  bool bf16 = config->device_precision == GSVAE_PRECISION_BF16;
+  if (bf16) {
+    const char *missing = gsvae_blas_bf16_missing();
+    if (missing) gsvae_abort(GSVAE_EXIT_USAGE, "device.precision=bf16 on the CPU: %s; use device.precision=fp32", missing);
+    backend->base.name = "cpu (bf16)";
+  }
   backend->config = *config;
   backend->layout = *layout;
   backend->train = train;
@@ -375,6 +381,7 @@ gsvae_backend *gsvae_cpu_backend_create(const gsvae_config *config, const gsvae_
   for (int w = 0; w < backend->worker_count; w++) {
     chunk_worker *worker = &backend->workers[w];
     worker->model = cpu_model_create(layout, backend->max_batch);
+    if (bf16) cpu_model_use_bf16_products(worker->model);
     worker->x = mallocCheck((size_t)backend->max_batch * layout->input_dim * sizeof(float));
     worker->noise = mallocCheck((size_t)backend->max_batch * backend->noise_width * sizeof(float));
     worker->gumbel_unrelaxed = mallocCheck((size_t)backend->max_batch * latent_width * sizeof(float));

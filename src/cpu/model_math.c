@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model/loss_sums.h"
+#include "cpu/bf16.h"
 #include "cpu/blas.h"
 #include "core/check.h"
 #include "cpu/latent.h"
@@ -56,6 +57,11 @@ struct cpu_model {
   gsvae_real *decoder_in_t;  /* the first decoder weight transposed, L*K x hidden: one-hot rows */
   gsvae_real *bias_sum;      /* the widest layer: a bias gradient formed apart before it is added */
   int *picked;               /* batch x L: categories of the unrelaxed sample */
+  /* bf16 products (cpu_model_use_bf16_products; the float build only): the parameters rounded at
+   * each call's start, and the products' other operands rounded as they are used */
+  bool bf16;
+  uint16_t *params_bf16;
+  uint16_t *operand_a, *operand_b; /* rows x the widest layer */
 };
 
 static bool layer_has_relu(const gsvae_layout *layout, int layer) {
@@ -68,6 +74,12 @@ static void *resize(void *buffer, size_t bytes) {
   void *grown = realloc(buffer, bytes ? bytes : 1);
   if (!grown) gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu_model: out of memory growing a buffer to %zu bytes", bytes);
   return grown;
+}
+
+static void *aligned_rows(size_t bytes) {
+  void *buffer = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (!buffer) gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu_model: out of memory allocating %zu bytes", bytes);
+  return buffer;
 }
 
 /* The row-sized buffers, for `rows` rows; they only grow (sf decodes several samples per input). */
@@ -85,6 +97,12 @@ static void reserve_rows(cpu_model *model, int rows) {
   model->grad_a = resize(model->grad_a, rows * widest * sizeof(gsvae_real));
   model->grad_b = resize(model->grad_b, rows * widest * sizeof(gsvae_real));
   model->bias_sum = resize(model->bias_sum, widest * sizeof(gsvae_real));
+  if (model->bf16) { /* scratch: nothing to keep; on cache lines, as oneDNN's own buffers */
+    free(model->operand_a);
+    free(model->operand_b);
+    model->operand_a = aligned_rows(rows * widest * sizeof(uint16_t));
+    model->operand_b = aligned_rows(rows * widest * sizeof(uint16_t));
+  }
   model->rows = rows;
 }
 
@@ -118,12 +136,69 @@ void cpu_model_free(cpu_model *model) {
   free(model->decoder_in_t);
   free(model->bias_sum);
   free(model->picked);
+  free(model->params_bf16);
+  free(model->operand_a);
+  free(model->operand_b);
   free(model);
 }
 
 static void check_batch(const cpu_model *model, int batch) {
   if (batch < 0 || batch > model->max_batch)
     gsvae_abort(GSVAE_EXIT_RUNTIME, "cpu_model: batch %d outside the workspace's [0, %d]", batch, model->max_batch);
+}
+
+#ifndef GSVAE_REAL_DOUBLE
+void cpu_model_use_bf16_products(cpu_model *model) {
+  model->bf16 = true;
+  model->params_bf16 = aligned_rows(model->layout.param_count * sizeof(uint16_t));
+  int rows = model->rows;
+  model->rows = 0; /* reserve_rows sizes the operands */
+  reserve_rows(model, rows);
+}
+
+typedef struct {
+  const float *in;
+  uint16_t *out;
+} bf16_task;
+
+static void round_range(void *context, size_t begin, size_t end) {
+  bf16_task *task = context;
+  gsvae_bf16_round(task->in + begin, task->out + begin, end - begin);
+}
+
+static void round_to_bf16(const float *in, uint16_t *out, size_t count) {
+  bf16_task task = {in, out};
+  gsvae_parallel_ranges(count, 8 * MIN_RANGE_ELEMENTS, round_range, &task);
+}
+#endif
+
+/* A call's parameters, for its products: rounded once per call with bf16 products. */
+static void take_params(cpu_model *model, const gsvae_real *params) {
+#ifndef GSVAE_REAL_DOUBLE
+  if (model->bf16) round_to_bf16(params, model->params_bf16, model->layout.param_count);
+#else
+  (void)model, (void)params;
+#endif
+}
+
+/* C (m x n) = op(A) op(B), or with accumulate + C. With bf16 products A and B are read rounded to
+ * bfloat16; a B inside params (a weight; params NULL otherwise) from the call's rounded copy. */
+static void product(cpu_model *model, bool trans_a, bool trans_b, int m, int n, int k, const gsvae_real *a, int lda,
+                    const gsvae_real *b, int ldb, const gsvae_real *params, bool accumulate, gsvae_real *c, int ldc) {
+#ifndef GSVAE_REAL_DOUBLE
+  if (model->bf16) {
+    round_to_bf16(a, model->operand_a, (size_t)(trans_a ? k : m) * lda);
+    const uint16_t *b_bf16 = model->operand_b;
+    if (params)
+      b_bf16 = model->params_bf16 + (b - params);
+    else
+      round_to_bf16(b, model->operand_b, (size_t)(trans_b ? n : k) * ldb);
+    gsvae_gemm_bf16(trans_a, trans_b, m, n, k, model->operand_a, lda, b_bf16, ldb, accumulate, c, ldc);
+    return;
+  }
+#endif
+  (void)model, (void)params;
+  gemm(trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
 typedef struct {
@@ -149,13 +224,14 @@ static void add_bias_relu_rows(void *context, size_t begin, size_t end) {
 }
 
 /* out = in W^T + b, then ReLU; `v < 0 ? 0 : v` lets a NaN through so that the step is skipped. */
-static void linear_forward(const gsvae_layout *layout, int layer, const gsvae_real *params, const gsvae_real *in,
-                           int batch, gsvae_real *out) {
+static void linear_forward(cpu_model *model, int layer, const gsvae_real *params, const gsvae_real *in, int batch,
+                           gsvae_real *out) {
+  const gsvae_layout *layout = &model->layout;
   int in_features = layout->in_features[layer], out_features = layout->out_features[layer];
   const gsvae_real *weight = params + layout->weight_offset[layer], *bias = params + layout->bias_offset[layer];
   if (batch == 0) return;
-  gemm(false, true, batch, out_features, in_features, 1, in, in_features, weight,
-       in_features, 0, out, out_features);
+  product(model, false, true, batch, out_features, in_features, in, in_features, weight, in_features, params, false,
+          out, out_features);
   bias_relu_task task = {bias, out, out_features, layer_has_relu(layout, layer)};
   gsvae_parallel_ranges((size_t)batch, min_rows_for((size_t)out_features), add_bias_relu_rows, &task);
 }
@@ -164,7 +240,7 @@ static void encoder_forward(cpu_model *model, const gsvae_real *params, const gs
   const gsvae_layout *layout = &model->layout;
   const gsvae_real *in = x;
   for (int l = 0; l < layout->encoder_layers; l++) {
-    linear_forward(layout, l, params, in, batch, model->activations[l]);
+    linear_forward(model, l, params, in, batch, model->activations[l]);
     in = model->activations[l];
   }
 }
@@ -173,11 +249,11 @@ static void encoder_forward(cpu_model *model, const gsvae_real *params, const gs
 static void decoder_forward_rest(cpu_model *model, const gsvae_real *params, int batch) {
   const gsvae_layout *layout = &model->layout;
   for (int l = layout->encoder_layers + 1; l < layout->layer_count; l++)
-    linear_forward(layout, l, params, model->activations[l - 1], batch, model->activations[l]);
+    linear_forward(model, l, params, model->activations[l - 1], batch, model->activations[l]);
 }
 
 static void decoder_forward(cpu_model *model, const gsvae_real *params, const gsvae_real *z, int batch) {
-  linear_forward(&model->layout, model->layout.encoder_layers, params, z, batch,
+  linear_forward(model, model->layout.encoder_layers, params, z, batch,
                  model->activations[model->layout.encoder_layers]);
   decoder_forward_rest(model, params, batch);
 }
@@ -359,11 +435,11 @@ static void linear_backward(cpu_model *model, int layer, const gsvae_real *param
     if (!accumulate) memset(grad_weight, 0, (size_t)out_features * in_features * sizeof(gsvae_real));
     return;
   }
-  gemm(true, false, out_features, in_features, batch, 1, grad_out, out_features, in,
-       in_features, accumulate ? 1 : 0, grad_weight, in_features);
+  product(model, true, false, out_features, in_features, batch, grad_out, out_features, in, in_features, NULL,
+          accumulate, grad_weight, in_features);
   if (grad_in)
-    gemm(false, false, batch, in_features, out_features, 1, grad_out, out_features,
-         params + layout->weight_offset[layer], in_features, 0, grad_in, in_features);
+    product(model, false, false, batch, in_features, out_features, grad_out, out_features,
+            params + layout->weight_offset[layer], in_features, params, false, grad_in, in_features);
 }
 
 /* sf's baseline for each decoded row: the moving average in the flat buffer, or the mean of the
@@ -446,6 +522,7 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
                                 int batch, const gsvae_real *noise, const gsvae_estimator_settings *estimator,
                                 gsvae_real tau, const gsvae_real *gumbel_unrelaxed, bool accumulate, double *sums) {
   check_batch(model, batch);
+  take_params(model, params);
   const gsvae_layout *layout = &model->layout;
   int encoder_layers = layout->encoder_layers, last = layout->layer_count - 1, dim = layout->input_dim;
   int latents = layout->latents, categories = layout->categories, width = latents * categories;
@@ -506,6 +583,7 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
 void cpu_model_unrelaxed_loss(cpu_model *model, const gsvae_real *params, const gsvae_real *x, int batch,
                               const gsvae_real *gumbel, double *sums) {
   check_batch(model, batch);
+  take_params(model, params);
   const gsvae_layout *layout = &model->layout;
   encoder_forward(model, params, x, batch);
   double kl = kl_and_pick(model, model->activations[layout->encoder_layers - 1], batch, gumbel, NULL);
@@ -520,6 +598,7 @@ void cpu_model_unrelaxed_loss(cpu_model *model, const gsvae_real *params, const 
 void cpu_model_encode(cpu_model *model, const gsvae_real *params, const gsvae_real *x, int batch,
                       gsvae_real *logits) {
   check_batch(model, batch);
+  take_params(model, params);
   encoder_forward(model, params, x, batch);
   const gsvae_layout *layout = &model->layout;
   memcpy(logits, model->activations[layout->encoder_layers - 1],
@@ -529,6 +608,7 @@ void cpu_model_encode(cpu_model *model, const gsvae_real *params, const gsvae_re
 void cpu_model_decode(cpu_model *model, const gsvae_real *params, const gsvae_real *z, int batch,
                       gsvae_real *output_logits) {
   check_batch(model, batch);
+  take_params(model, params);
   decoder_forward(model, params, z, batch);
   const gsvae_layout *layout = &model->layout;
   memcpy(output_logits, model->activations[layout->layer_count - 1],
@@ -555,6 +635,7 @@ void cpu_model_decoder_gradient(cpu_model *model, const gsvae_real *params, gsva
   const gsvae_layout *layout = &model->layout;
   int first = layout->encoder_layers, last = layout->layer_count - 1, dim = layout->input_dim;
   reserve_rows(model, rows);
+  take_params(model, params);
   decoder_forward(model, params, z, rows);
   for (int r = 0; r < rows; r++) {
     gsvae_real *grad_row = model->grad_a + (size_t)r * dim;
@@ -568,6 +649,7 @@ void cpu_model_decoder_gradient(cpu_model *model, const gsvae_real *params, gsva
 double cpu_model_encoder_gradient(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
                                   int batch, const gsvae_real *grad_logits) {
   check_batch(model, batch);
+  take_params(model, params);
   const gsvae_layout *layout = &model->layout;
   size_t width = (size_t)layout->latents * layout->categories;
   encoder_forward(model, params, x, batch);

@@ -45,6 +45,13 @@ typedef struct cpu_model cpu_model;  /* activation workspace for up to max_batch
 cpu_model *cpu_model_create(const gsvae_layout *layout, int max_batch);
 void cpu_model_free(cpu_model *model);
 
+#ifndef GSVAE_REAL_DOUBLE
+/* device.precision=bf16: from now on the model's matrix products read their operands rounded to
+ * bfloat16 and accumulate in float (cpu/blas.h gsvae_gemm_bf16); all else stays float. Only where
+ * gsvae_blas_bf16_missing() is NULL. */
+void cpu_model_use_bf16_products(cpu_model *model);
+#endif
+
 /* The trained objective on x (batch x D in [0,1]) with the estimator's noise (batch rows of
  * gsvae_estimator_noise_width, estimator_settings.h) at tau (or exp(log_tau) from params when the layout
  * learns it): the estimator's gradient of the SUM over the batch of (BCE + KL) is written into

@@ -492,8 +492,9 @@ static void open_stream(cuda_backend *b, cudaStream_t *stream, cublasHandle_t *c
   cublasCheck(cublasSetStream(*cublas, *stream));
   *workspace = device_alloc(workspace_bytes);
   cublasCheck(cublasSetWorkspace(*cublas, *workspace, workspace_bytes));
-  cublasCheck(cublasSetMathMode(*cublas, b->compute == CUBLAS_COMPUTE_32F_FAST_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                                                   : CUBLAS_PEDANTIC_MATH));
+  cublasCheck(cublasSetMathMode(*cublas, b->compute == CUBLAS_COMPUTE_32F_FAST_TF32   ? CUBLAS_TF32_TENSOR_OP_MATH
+                                         : b->compute == CUBLAS_COMPUTE_32F_FAST_16BF ? CUBLAS_DEFAULT_MATH
+                                                                                      : CUBLAS_PEDANTIC_MATH));
 }
 
 gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae_layout *layout,
@@ -522,8 +523,10 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
     gsvae_abort(GSVAE_EXIT_RUNTIME, "cuda backend: images of %d/%d pixels for a model of %d inputs", train->dim,
                 test->dim, layout->input_dim);
 
-  b->compute = config->device_precision == GSVAE_PRECISION_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                                                 : CUBLAS_COMPUTE_32F_PEDANTIC;
+  /* bf16: float operands rounded to bfloat16 by cuBLAS on the tensor cores, accumulated in float */
+  b->compute = config->device_precision == GSVAE_PRECISION_TF32   ? CUBLAS_COMPUTE_32F_FAST_TF32
+               : config->device_precision == GSVAE_PRECISION_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF
+                                                                  : CUBLAS_COMPUTE_32F_PEDANTIC;
   open_stream(b, &b->stream, &b->cublas, &b->cublas_workspace);
   open_stream(b, &b->side_stream, &b->side_cublas, &b->side_workspace);
   cudaCheck(cudaEventCreateWithFlags(&b->fork, cudaEventDisableTiming));
@@ -570,7 +573,9 @@ gsvae_backend *gsvae_cuda_backend_create(const gsvae_config *config, const gsvae
   cudaCheck(cudaMallocHost((void **)&b->eval_slots_host, GSVAE_METRIC_SLOTS * sizeof(float)));
   cudaCheck(cudaDeviceSynchronize());
 
-  b->base.name = config->device_precision == GSVAE_PRECISION_TF32 ? "cuda (tf32)" : "cuda";
+  b->base.name = config->device_precision == GSVAE_PRECISION_TF32   ? "cuda (tf32)"
+                 : config->device_precision == GSVAE_PRECISION_BF16 ? "cuda (bf16)"
+                                                                    : "cuda";
   b->base.set_state = cuda_set_state;
   b->base.get_state = cuda_get_state;
   b->base.begin_epoch = cuda_begin_epoch;
