@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The seed step's matrix products through each well-kept BLAS Debian ships: OpenBLAS (its own pick
 # of kernels, and its Haswell and SkylakeX sets where the CPU runs them), BLIS and oneDNN; 1 and 2
-# threads, best of 5 x 100 steps each (bench/blas/bench_blas.c). Installs libblis-dev and libdnnl-dev
+# threads, best of 5 x 100 steps each (bench/blas/bench_blas.c); and device.precision=bf16's products
+# (oneDNN matmul on bf16 operands) where the CPU has AVX512_BF16 or AMX. Installs libblis-dev and libdnnl-dev
 # when missing. `bench/blas/bench_blas.sh` prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,6 +20,7 @@ trap 'rm -rf "$work"' EXIT
 cc -O2 -DBENCH_OPENBLAS bench/blas/bench_blas.c -o "$work/openblas" -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas
 cc -O2 -DBENCH_BLIS bench/blas/bench_blas.c -o "$work/blis" -I/usr/include/x86_64-linux-gnu -lblis
 cc -O2 -DBENCH_ONEDNN bench/blas/bench_blas.c -o "$work/onednn" -ldnnl
+cc -O2 -DBENCH_ONEDNN_BF16 bench/blas/bench_blas.c -o "$work/onednn_bf16" -ldnnl
 flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
 echo
@@ -37,3 +39,8 @@ row "OpenBLAS $(dpkg-query -W -f='${Version}' libopenblas0-pthread), its own pic
 [[ "$flags" == *" avx512f "* ]] && row "OpenBLAS, SkylakeX kernels (AVX-512)" env OPENBLAS_CORETYPE=SkylakeX "$work/openblas"
 row "BLIS $(dpkg-query -W -f='${Version}' libblis4 2>/dev/null || true) ($(readlink -f /usr/lib/x86_64-linux-gnu/libblis.so.4 | grep -q openmp && echo OpenMP || echo pthreads))" "$work/blis"
 row "oneDNN $(dpkg-query -W -f='${Version}' libdnnl2 2>/dev/null || true) (OpenMP)" "$work/onednn"
+# device.precision=bf16's products, where the CPU has bf16 instructions (oneDNN emulates them, slowly, elsewhere)
+if [[ "$flags" == *" avx512_bf16 "* || "$flags" == *" amx_bf16 "* ]]; then
+  kernel=$(ONEDNN_VERBOSE=1 OMP_NUM_THREADS=1 "$work/onednn_bf16" 1 | grep -oE 'brg:[a-z0-9_]+' | sort -u | tr '\n' ' ')
+  row "oneDNN, bf16 operands (matmul: ${kernel% })" "$work/onednn_bf16"
+fi

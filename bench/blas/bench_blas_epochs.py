@@ -7,9 +7,13 @@ OpenBLAS takes its own pick of kernels, its fastest here (bench/blas/results/bla
 keeps N single-threaded busy loops running beside each run, as another job on a shared node would.
 Writes a Markdown table.
 
-usage: bench_blas_epochs.py OUT.md LABEL=GSVAE_BIN... [--reps 3] [--epochs 3] [--busy 0]"""
+A build may carry settings for its runs, LABEL=GSVAE_BIN,key=value,... (device.precision=bf16, say).
+
+usage: bench_blas_epochs.py OUT.md LABEL=GSVAE_BIN[,key=value...]... [--reps 3] [--epochs 3] [--busy 0]
+       [--command TEXT] (the command line the table names, when a script ran this one)"""
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -24,21 +28,26 @@ CONFIGS = ((1, "one process (the quick start)"), (2, "2 MPI ranks"))
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
-    parser.add_argument("builds", nargs="+", help="LABEL=GSVAE_BIN; the first is the ratios' base")
+    parser.add_argument("builds", nargs="+", help="LABEL=GSVAE_BIN[,key=value...]; the first is the ratios' base")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--busy", type=int, default=0)
+    parser.add_argument("--command")
     args = parser.parse_args()
     builds = [b.split("=", 1) for b in args.builds]
-    blas = {label: subprocess.run([binary, "info"], capture_output=True, text=True, check=True, env=environment)
-            .stdout.split("BLAS", 1)[1].strip().splitlines()[0] for label, binary in builds}
+    keys = {label: binary.split(",")[1:] for label, binary in builds}
+    builds = [(label, binary.split(",")[0]) for label, binary in builds]
+    blas = {label: re.search(r"^ *BLAS +(.*)$", subprocess.run([binary, "info"], capture_output=True, text=True,
+                                                             check=True, env=environment).stdout, re.M).group(1)
+            for label, binary in builds}  # the line BLAS alone: a CUDA build's cuBLAS line comes first
     # per (build, ranks): each repetition's mean epoch seconds, whole-run seconds, final test loss
     epoch, wall, test = ({(label, r): [] for label, _ in builds for r, _ in CONFIGS} for _ in range(3))
     for rep in range(args.reps):
         for ranks, _ in CONFIGS:
             for label, binary in builds:
                 busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
-                seconds, run_seconds, loss = run_gsvae(binary, args.epochs, ranks, "/tmp/gsvae-bench-blas", environment)
+                seconds, run_seconds, loss = run_gsvae(binary, args.epochs, ranks, "/tmp/gsvae-bench-blas", environment,
+                                                       keys[label])
                 for loop in busy:
                     loop.kill()
                     loop.wait()
@@ -52,8 +61,8 @@ def main():
     lines = [
         f"# gsvae on each BLAS library: {args.epochs} epoch(s) of the seed setup"
         + (f", {args.busy} busy loop(s) beside it" if args.busy else ""), "",
-        f"Command: `bench/blas/bench_blas_epochs.sh --reps {args.reps} --epochs {args.epochs}"
-        + (f" --busy {args.busy}" if args.busy else "") + "` (runs "
+        "Command: `" + (args.command or f"bench/blas/bench_blas_epochs.sh --reps {args.reps} --epochs {args.epochs}"
+                        + (f" --busy {args.busy}" if args.busy else "")) + "` (runs "
         f"`bench/blas/bench_blas_epochs.py`), {os.cpu_count()} cores ({cpu}), OPENBLAS_CORETYPE unset, {args.reps} "
         "repetitions interleaved over the builds, medians. Epoch = training steps only, the mean of the run's epochs; "
         "whole run = process start to exit, data loading and the test pass after every epoch included. Ratios: "
@@ -66,7 +75,8 @@ def main():
         for label, _ in builds:
             key = (label, ranks)
             ratio = lambda series: statistics.median(a / b for a, b in zip(series[key], series[base, ranks]))  # noqa: E731
-            lines.append(f"| {label} | {blas[label]} | {what} | {statistics.median(epoch[key]):.2f} | "
+            settings = " ".join(keys[label])
+            lines.append(f"| {label} | {blas[label]}{' with ' + settings if settings else ''} | {what} | {statistics.median(epoch[key]):.2f} | "
                          f"{statistics.median(wall[key]):.1f} | {ratio(epoch):.3f} | {ratio(wall):.3f} | "
                          f"{statistics.median(epoch[key]) / 600 * 1e3:.1f} | {statistics.median(test[key]):.2f} |")
     lines += ["", "Per repetition (mean epoch seconds; whole run):", ""]

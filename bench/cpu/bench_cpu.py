@@ -71,13 +71,14 @@ def run_pytorch(epochs, flush):
     return result["epoch_seconds"], wall, result["test_loss"][-1]
 
 
-def run_gsvae(binary, epochs, ranks, run_dir, env=None):
+def run_gsvae(binary, epochs, ranks, run_dir, env=None, keys=()):
     """Per-epoch training seconds from gsvae's epoch lines (evaluation excluded), and the whole
-    run's wall time, loading and test passes included; env: the process's, or this one's."""
+    run's wall time, loading and test passes included; env: the process's, or this one's; keys:
+    further key=value settings."""
     # one process uses every core through its BLAS; 2 ranks under mpirun, one core each
     launcher = ["mpirun", "--allow-run-as-root", "-np", str(ranks)] if ranks > 1 else []
     command = [*launcher, binary, "train", f"train.epochs={epochs}", "run.log_every=600", f"run.dir={run_dir}",
-               "run.resume=never", "run.ckpt_every=0"]
+               "run.resume=never", "run.ckpt_every=0", *keys]
     subprocess.run(["rm", "-rf", run_dir], check=True)
     start = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout

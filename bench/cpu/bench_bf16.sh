@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# device.precision=bf16 against fp32 on this CPU, in one run: the step's products alone through
+# each library (bench/blas/bench_blas.sh, the bf16 row where the CPU has AVX512_BF16 or AMX), then
+# whole epochs of the seed setup with the default build, fp32 and bf16, one process and 2 ranks,
+# repetitions interleaved, medians and ratios to fp32 (bench/blas/bench_blas_epochs.py). Writes
+# bench/cpu/results/bf16_epochs_<N>_<cpu>.md, <cpu> from /proc/cpuinfo's model name,
+# family and model.
+#   bench/cpu/bench_bf16.sh [--epochs 3] [--reps 3]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+launch/install.sh --test
+launch/build.sh >/dev/null
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+epochs=3
+for ((i = 1; i <= $#; i++)); do [ "${!i}" = --epochs ] && { next=$((i + 1)); epochs=${!next}; }; done
+field() { grep -m1 "^$1[[:space:]]*:" /proc/cpuinfo | cut -d: -f2 | sed -E 's/^ +//'; }
+cpu=$(field 'model name' | sed -E 's/\(R\)|\(TM\)|Processor|CPU|@.*//g; s/ +/_/g; s/_+$//' | tr -cd 'A-Za-z0-9_' | tr 'A-Z' 'a-z')
+cpu=${cpu}_$(field 'cpu family')_$(field model)
+out=bench/cpu/results/bf16_epochs_${epochs}_${cpu}.md
+floors=$(bench/blas/bench_blas.sh)
+/usr/bin/python3 bench/blas/bench_blas_epochs.py "$out.epochs" fp32=build/gsvae bf16=build/gsvae,device.precision=bf16 \
+  --command "bench/cpu/bench_bf16.sh $*" "$@"
+{
+  echo "# device.precision=bf16 against fp32: $epochs epoch(s) of the seed setup"
+  echo
+  echo "Command: \`bench/cpu/bench_bf16.sh $*\`. First the step's products alone (\`bench/blas/bench_blas.sh\`, best of 5 x 100 steps):"
+  echo
+  echo "$floors"
+  echo
+  tail -n +2 "$out.epochs"
+} >"$out"
+rm -f "$out.epochs"
+cat "$out"
