@@ -63,7 +63,7 @@ printf '%s' "$tsv" >"${out%.md}.tsv"
 {
   echo "# Estimators on the MNIST-VAE, ${categories}×${latents} ($latents variables of $categories classes), $images Fashion-MNIST"
   echo
-  echo "\`bench/estimators/compare_estimators.sh $out $epochs $seeds $*\` on $(date -u +%Y-%m-%d), $(nproc) cores, $("$gsvae" info | sed -nE 's/^blas[: ]+//Ip' | head -1)$threads: configs/mnist_vae.yaml"
+  echo "\`bench/estimators/compare_estimators.sh $out $epochs $seeds $*\` on $(date -u +%Y-%m-%d), $(getconf _NPROCESSORS_ONLN) cores, $("$gsvae" info | sed -nE 's/^ *BLAS +//p')$threads: configs/mnist_vae.yaml"
   echo "($("$gsvae" config configs/mnist_vae.yaml "$@" | grep -E '^  (latents|categories|estimator_samples|sf_baseline|init):' | tr -s ' ' | tr '\n' ' '))"
   echo "for $epochs epochs, seeds 1..$seeds; train -ELBO = the last epoch's mean unrelaxed objective; test -ELBO and"
   echo "the importance-weighted bound on -log p(x) ($iw samples) over the first $count test images (\`gsvae eval --iw\`)."
