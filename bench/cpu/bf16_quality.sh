@@ -24,7 +24,7 @@ done
 {
   echo "# bf16 against fp32: the seed setup, $epochs epochs, seeds $seeds"
   echo
-  echo "\`bench/cpu/bf16_quality.sh $epochs \"$seeds\"\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(build/gsvae info | sed -nE 's/^ *BLAS +//p'). The final epoch's test loss (the unrelaxed -ELBO on the 10,000 test images)."
+  echo "\`bench/cpu/bf16_quality.sh $epochs \"$seeds\"\` on $(date -u +%Y-%m-%d), $(getconf _NPROCESSORS_ONLN) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(build/gsvae info | sed -nE 's/^ *BLAS +//p'). The final epoch's test loss (the unrelaxed -ELBO on the 10,000 test images)."
   echo
   echo "| precision | test loss, mean ± sd | per seed |"
   echo "|---|---:|---|"

@@ -57,8 +57,10 @@ for epoch in range(1, epochs + 1):
     line = f"epoch {epoch} train {total / len(train):.3f} ({time.time() - start:.1f} s)"
     if epoch == 1 or epoch % 5 == 0:
         model.eval()
+        test_total = 0.0
         with torch.no_grad():
-            test_total = sum((lambda b, k, *_: (b + k).item())(*model(test[i:i + 100])) * 100
-                             for i in range(0, len(test), 100))
+            for i in range(0, len(test), 100):
+                bce, kld, _, _ = model(test[i:i + 100])
+                test_total += (bce + kld).item() * 100
         line += f" test {test_total / len(test):.3f}"
     print(line, flush=True)
