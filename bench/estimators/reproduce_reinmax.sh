@@ -6,10 +6,12 @@
 # (run.resume=auto): killed and started again, the script picks up where it stopped; a run that
 # already reached a stage is not run again for it. The baselines use ReinMax's settings for that
 # shape (the authors' repository gives no others). Then summarize_reinmax.py OUT_DIR tabulates.
+# REPRODUCE_JOBS=N runs N runs of a stage at once, each on one thread: the runs are independent,
+# and one single-threaded process per core beats one process on all cores at this model's size.
 #
 #   bench/estimators/reproduce_reinmax.sh SHAPE OUT_DIR [SEEDS [STAGES [key=value ...]]]
 #
-# e.g. nice -n 10 bench/estimators/reproduce_reinmax.sh 8x4 results/reinmax_8x4 "0 1 2" "5 10 20 40 80 160"
+# e.g. REPRODUCE_JOBS=2 nice -n 10 bench/estimators/reproduce_reinmax.sh 8x4 results/reinmax_8x4 "0 1 2" "5 10 20 40 80 160"
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shape=$1 out=$2 seeds=${3:-"0 1 2"} stages=${4:-"160"}
@@ -17,8 +19,11 @@ shift $(( $# < 4 ? $# : 4 ))
 config=configs/reinmax/$shape.yaml
 [ -f "$config" ] || { echo "reproduce_reinmax.sh: no $config (shapes: $(ls configs/reinmax))" >&2; exit 2; }
 gsvae=build/gsvae
+jobs=${REPRODUCE_JOBS:-1}
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "reproduce_reinmax.sh: REPRODUCE_JOBS=$jobs, expected a count of runs >= 1" >&2; exit 2; }
+[ "$jobs" -gt 1 ] && export OMP_NUM_THREADS=1
 mkdir -p "$out"
-echo "$0 $shape $out \"$seeds\" \"$stages\" $*" >>"$out/commands.txt"
+echo "REPRODUCE_JOBS=$jobs $0 $shape $out \"$seeds\" \"$stages\" $*" >>"$out/commands.txt"
 epochs_done() { # the epochs run.h5 has rows for (0 when there is none)
   /usr/bin/python3 -c "import h5py, sys
 try:
@@ -32,8 +37,12 @@ for stage in $stages; do
       dir="$out/$estimator-seed$seed"
       [ "$(epochs_done "$dir")" -ge "$stage" ] && continue
       echo "$(date -u +%H:%M:%S) $estimator seed $seed to epoch $stage" >&2
+      while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || failed=1; done
       "$gsvae" train "$config" "train.estimator=$estimator" "train.seed=$seed" "train.epochs=$stage" \
-        run.log_every=600 run.ckpt_every=0 run.keep=1 run.resume=auto "run.dir=$dir" "$@" >>"$dir.log"
+        run.log_every=600 run.ckpt_every=0 run.keep=1 run.resume=auto "run.dir=$dir" "$@" >>"$dir.log" &
     done
   done
+  # a stage ends when all its runs have: the next stage starts none before, nor after a failure
+  while [ -n "$(jobs -rp)" ]; do wait -n || failed=1; done
+  [ -z "${failed:-}" ] || { echo "reproduce_reinmax.sh: a run failed; its log is in $out" >&2; exit 1; }
 done
