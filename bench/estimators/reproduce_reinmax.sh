@@ -36,8 +36,8 @@ for stage in $stages; do
     for estimator in reinmax st st_softmax; do
       dir="$out/$estimator-seed$seed"
       [ "$(epochs_done "$dir")" -ge "$stage" ] && continue
-      echo "$(date -u +%H:%M:%S) $estimator seed $seed to epoch $stage" >&2
       while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || failed=1; done
+      echo "$(date -u +%H:%M:%S) $estimator seed $seed to epoch $stage" >&2
       "$gsvae" train "$config" "train.estimator=$estimator" "train.seed=$seed" "train.epochs=$stage" \
         run.log_every=600 run.ckpt_every=0 run.keep=1 run.resume=auto "run.dir=$dir" "$@" >>"$dir.log" &
     done
