@@ -16,7 +16,10 @@
 #define real_fabs fabsf
 #endif
 
-/* log(1 + e), not log1p: PyTorch's form; log1p would cost 5x and change the sum < 1e-7 relative. */
+/* log(1 + e), not log1p: PyTorch's form; log1p would cost 5x and change the sum < 1e-7 relative.
+ * The gradient's loop stays scalar (GCC 12 sees its selects as control flow): vectorised, with
+ * libmvec's expf (up to 2.9 ulp, glibc's scalar 1), it took fc4.bias's gradient 1.04e-5 from float64
+ * in model_parity_pytorch (limit 1e-5, PyTorch's own 1.2e-6) for 2-10% of a step. */
 gsvae_real cpu_bce_row(const gsvae_real *a, const gsvae_real *x, int dim, gsvae_real *grad) {
   gsvae_real row_sum = 0;
   if (grad) {
