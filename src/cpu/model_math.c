@@ -342,7 +342,7 @@ static double bce_sum(cpu_model *model, const gsvae_real *a, const gsvae_real *x
 
 /* KL(q || uniform) = sum q (log q + log K) of one group, q = softmax(logits) via log_softmax;
  * grad (if not NULL) gets its gradient q (log q + log K - KL), q kept there from KL's loop rather
- * than exponentiated again (the same bits; exp was a third of the step's scalar expf). */
+ * than exponentiated again: the same bits, one expf per element fewer. */
 static gsvae_real kl_group(const gsvae_real *logits, int categories, gsvae_real *grad) {
   gsvae_real top = logits[0], sum = 0, kl = 0, log_k = real_log((gsvae_real)categories);
   for (int c = 1; c < categories; c++) top = logits[c] > top ? logits[c] : top;
