@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # device.precision=bf16 against fp32 on this CPU, in one run: the step's products alone through
 # each library (bench/blas/bench_blas.sh, the bf16 row where the CPU has AVX512_BF16 or AMX), then
-# whole epochs of the seed setup with the default build, fp32 and bf16, one process and 2 ranks,
+# whole epochs of the seed setup with the default build, fp32 and (on such CPUs) bf16, one process and 2 ranks,
 # repetitions interleaved, medians and ratios to fp32 (bench/blas/bench_blas_epochs.py). Writes
 # bench/cpu/results/bf16_epochs_<N>_<cpu>.md, <cpu> from /proc/cpuinfo's model name,
 # family and model.
@@ -18,10 +18,18 @@ cpu=$(field 'model name' | sed -E 's/\(R\)|\(TM\)|Processor|CPU|@.*//g; s/ +/_/g
 cpu=${cpu}_$(field 'cpu family')_$(field model)
 out=bench/cpu/results/bf16_epochs_${epochs}_${cpu}.md
 floors=$(bench/blas/bench_blas.sh)
-/usr/bin/python3 bench/blas/bench_blas_epochs.py "$out.epochs" fp32=build/gsvae bf16=build/gsvae,device.precision=bf16 \
-  --command "bench/cpu/bench_bf16.sh $*" "$@"
+# bf16 where gsvae takes it (src/cpu/blas_onednn.c: AVX512_BF16 or AMX); fp32 alone elsewhere
+builds=(fp32=build/gsvae)
+flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+if [[ "$flags" == *" avx512_bf16 "* || "$flags" == *" amx_bf16 "* ]]; then
+  builds+=(bf16=build/gsvae,device.precision=bf16)
+  title="device.precision=bf16 against fp32"
+else
+  title="fp32 (this CPU has neither AVX512_BF16 nor AMX: no bf16 runs)"
+fi
+/usr/bin/python3 bench/blas/bench_blas_epochs.py "$out.epochs" "${builds[@]}" --command "bench/cpu/bench_bf16.sh $*" "$@"
 {
-  echo "# device.precision=bf16 against fp32: $epochs epoch(s) of the seed setup"
+  echo "# $title: $epochs epoch(s) of the seed setup"
   echo
   echo "Command: \`bench/cpu/bench_bf16.sh $*\`. First the step's products alone (\`bench/blas/bench_blas.sh\`, best of 5 x 100 steps):"
   echo
