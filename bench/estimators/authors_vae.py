@@ -7,7 +7,12 @@ which Debian does not package, as grey levels in [0, 1] (their ToTensor()). One 
 loss (one sample per image, their model's forward) every 5 epochs. For setting gsvae's runs of
 configs/reinmax/CxL.yaml beside the authors' own code on the same data.
 
-  bench/estimators/authors_vae.py CHECKOUT/mnist_vae DATA_DIR EPOCHS SEED METHOD LR TAU C L
+With a tenth argument `logits`, the decoder's BCE is taken from its logits
+(binary_cross_entropy_with_logits, as gsvae computes it) instead of their
+binary_cross_entropy(sigmoid(.)), which clamps each log at -100 and gives a pixel whose sigmoid
+rounds to 0 or 1 no gradient: the one place their model's loss differs from gsvae's.
+
+  bench/estimators/authors_vae.py CHECKOUT/mnist_vae DATA_DIR EPOCHS SEED METHOD LR TAU C L [logits]
   e.g. bench/estimators/authors_vae.py ReinMax/mnist_vae /usr/share/datasets/fashion-mnist 40 0 reinmax 5e-4 1.3 8 4
 """
 import gzip
@@ -18,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-if len(sys.argv) != 10:
+if len(sys.argv) not in (10, 11) or (len(sys.argv) == 11 and sys.argv[10] != "logits"):
     sys.exit(__doc__)
 authors_dir, data_dir = sys.argv[1], sys.argv[2]
 epochs, seed, method = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
@@ -42,8 +47,18 @@ train, test = images("train-images"), images("t10k-images")
 torch.manual_seed(seed)
 loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(train), batch_size=100, shuffle=True)
 model = VAE(latent_dim=latents, categorical_dim=categories, temperature=tau, method=method)
+bce_from_logits = len(sys.argv) == 11
+if bce_from_logits:
+    decoder = model.decoder
+
+    def bce_of_logits(z, target):  # their Decoder.forward with the sigmoid folded into the BCE
+        hidden = decoder.activation(decoder.fc2(decoder.activation(decoder.fc1(z))))
+        return torch.nn.functional.binary_cross_entropy_with_logits(decoder.fc3(hidden), target, reduction="none")
+
+    decoder.forward = bce_of_logits
 optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-print(f"authors' VAE, {method}, {categories}x{latents}, lr {lr}, tau {tau}, seed {seed}, data {data_dir}")
+print(f"authors' VAE, {method}, {categories}x{latents}, lr {lr}, tau {tau}, seed {seed}, data {data_dir}"
+      + (", BCE from the decoder's logits" if bce_from_logits else ""))
 for epoch in range(1, epochs + 1):
     model.train()
     total, start = 0.0, time.time()
