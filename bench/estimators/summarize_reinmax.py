@@ -6,8 +6,11 @@ sample, it is what the authors' gumbel_softmax_vae.py prints as "Average loss" a
 average as "train error") and the test -ELBO of that epoch (one categorical sample per test
 image, as their "Test set loss"), mean +- sd over seeds, read from each run's run.h5; and each run's
 lowest train -ELBO up to that epoch, since an estimator that stalls is judged by its best too.
+With --authors, logs of bench/estimators/authors_vae.py runs from their own initialization (the
+authors' code on the same data) join the table as rows of their own, read at the same epoch;
+their test loss is printed every 5 epochs, so it is shown where that epoch has one.
 
-  bench/estimators/summarize_reinmax.py RUNS_DIR OUT.md [TITLE]
+  bench/estimators/summarize_reinmax.py RUNS_DIR OUT.md [TITLE] [--authors LOG...]
 """
 import glob
 import math
@@ -27,11 +30,33 @@ def mean_sd(values):
     return mean, sd
 
 
+def authors_curves(path):
+    """(method, seed) and per-epoch train and test (None where not printed) of an authors_vae.py log."""
+    header, train, test = None, [], []
+    with open(path) as handle:
+        for line in handle:
+            if line.startswith("authors' VAE, "):
+                header = line
+            match = re.match(r"epoch (\d+) train ([\d.]+) \([\d.]+ s\)(?: test ([\d.]+))?", line)
+            if match:
+                if int(match.group(1)) != len(train) + 1:
+                    sys.exit(f"summarize_reinmax: {path}: epoch {match.group(1)} follows epoch {len(train)}")
+                train.append(float(match.group(2)))
+                test.append(float(match.group(3)) if match.group(3) else None)
+    if header is None or " from " in header or not train:
+        sys.exit(f"summarize_reinmax: {path}: not the log of an authors_vae.py run from its own initialization")
+    fields = header.split(", ")
+    return fields[1], int(re.search(r", seed (\d+),", header).group(1)), train, test
+
+
 def main():
-    if len(sys.argv) not in (3, 4):
-        sys.exit("usage: bench/estimators/summarize_reinmax.py RUNS_DIR OUT.md [TITLE]")
-    runs_dir, out = sys.argv[1], sys.argv[2]
-    title = sys.argv[3] if len(sys.argv) == 4 else "ReinMax's MNIST-VAE protocol"
+    arguments = sys.argv[1:]
+    authors_logs = arguments[arguments.index("--authors") + 1:] if "--authors" in arguments else []
+    arguments = arguments[:arguments.index("--authors")] if "--authors" in arguments else arguments
+    if len(arguments) not in (2, 3) or ("--authors" in sys.argv and not authors_logs):
+        sys.exit("usage: bench/estimators/summarize_reinmax.py RUNS_DIR OUT.md [TITLE] [--authors LOG...]")
+    runs_dir, out = arguments[0], arguments[1]
+    title = arguments[2] if len(arguments) == 3 else "ReinMax's MNIST-VAE protocol"
     curves = {}
     for path in sorted(glob.glob(os.path.join(runs_dir, "*-seed*", "run.h5"))):
         match = re.search(r"([a-z_]+)-seed(\d+)$", os.path.dirname(path))
@@ -46,7 +71,11 @@ def main():
         curves.setdefault(match.group(1), {})[int(match.group(2))] = (train, test)
     if not curves:
         sys.exit(f"summarize_reinmax: no */run.h5 under {runs_dir}")
-    reached = min(len(train) for runs in curves.values() for train, _ in runs.values())
+    authors = {}
+    for path in authors_logs:
+        method, seed, train, test = authors_curves(path)
+        authors.setdefault(method, {})[seed] = (train, test)
+    reached = min(len(train) for runs in [*curves.values(), *authors.values()] for train, _ in runs.values())
     config = config.decode() if isinstance(config, bytes) else config
     data = re.search(r"^  dir: (.*)$", config, re.M).group(1).strip('"')
     binarize = re.search(r"^  binarize: (.*)$", config, re.M).group(1)
@@ -56,7 +85,7 @@ def main():
              "the last every run reached; mean ± sd over seeds; lower is better. Data: "
              f"`{data}` (binarize: {binarize}); the papers' tables are on MNIST, so these numbers are not "
              "theirs unless data.dir is MNIST.", "",
-             "| gsvae estimator | the authors' name | seeds | train −ELBO | test −ELBO | lowest train −ELBO up to then |",
+             "| gsvae estimator, or their code | the authors' name | seeds | train −ELBO | test −ELBO | lowest train −ELBO up to then |",
              "|---|---|---:|---:|---:|---:|"]
     for name in ESTIMATORS:
         runs = curves.get(name, {})
@@ -67,11 +96,23 @@ def main():
         lowest = [min(values[0][:reached]) for values in runs.values()]
         lines.append(f"| `{name}` | {AUTHORS_NAME[name]} | {','.join(map(str, sorted(runs)))} | "
                      "%.2f ± %.2f | " % mean_sd(train) + "%.2f ± %.2f | " % mean_sd(test) + "%.2f ± %.2f |" % mean_sd(lowest))
+    for method, runs in sorted(authors.items()):
+        train = [values[0][reached - 1] for values in runs.values()]
+        test = [values[1][reached - 1] for values in runs.values()]
+        lowest = [min(values[0][:reached]) for values in runs.values()]
+        test_cell = "%.2f ± %.2f" % mean_sd(test) if None not in test else "—"
+        lines.append(f"| their code | `{method}` | {','.join(map(str, sorted(runs)))} | "
+                     "%.2f ± %.2f | " % mean_sd(train) + test_cell + " | %.2f ± %.2f |" % mean_sd(lowest))
     lines += ["", "Per run, train −ELBO / test −ELBO at epochs 1, 5, 10, 20, 40, 80, 120, 160 where reached:", ""]
     for name in ESTIMATORS:
         for seed, (train, test) in sorted(curves.get(name, {}).items()):
             points = [f"{e}: {train[e - 1]:.2f} / {test[e - 1]:.2f}" for e in (1, 5, 10, 20, 40, 80, 120, 160) if e <= len(train)]
             lines.append(f"- `{name}` seed {seed} ({len(train)} epochs): " + "; ".join(points))
+    for method, runs in sorted(authors.items()):
+        for seed, (train, test) in sorted(runs.items()):
+            points = [f"{e}: {train[e - 1]:.2f} / " + (f"{test[e - 1]:.2f}" if test[e - 1] is not None else "—")
+                      for e in (1, 5, 10, 20, 40, 80, 120, 160) if e <= len(train)]
+            lines.append(f"- their code's `{method}` seed {seed} ({len(train)} epochs): " + "; ".join(points))
     with open(out, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     print("\n".join(lines))
