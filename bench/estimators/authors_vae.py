@@ -29,7 +29,9 @@ import os
 import re
 import sys
 import time
+import zlib
 
+import h5py
 import numpy as np
 import torch
 
@@ -87,8 +89,6 @@ def check_shape(f, path):
 
 
 if checkpoint is not None:
-    import h5py
-
     with h5py.File(checkpoint, "r") as f:
         step, first_epoch = int(f.attrs["step"]), int(f.attrs["epoch"]) + 1
         check_shape(f, checkpoint)
@@ -129,11 +129,8 @@ for epoch in range(first_epoch, first_epoch + epochs):
         line += f" test {test_loss():.3f}"
     print(line, flush=True)
 
+last_epoch = first_epoch + epochs - 1
 if checkpoint_out is not None:
-    import zlib
-
-    import h5py
-
     def crc_of_columns(crc, group, columns):  # curves.c's column order, each as the doubles it holds
         for column in columns:
             crc = zlib.crc32(np.asarray(group[column][...], np.float64).tobytes(), crc)
@@ -142,9 +139,9 @@ if checkpoint_out is not None:
     with h5py.File(checkpoint_out, "r+") as f:
         step = int(optimizer.state[layers[0].weight]["step"].item())
         check_shape(f, checkpoint_out)
-        if int(f.attrs["epoch"]) != first_epoch + epochs - 1 or int(f.attrs["step"]) != step:
+        if int(f.attrs["epoch"]) != last_epoch or int(f.attrs["step"]) != step:
             sys.exit(f"authors_vae.py: {checkpoint_out}: a checkpoint of epoch {int(f.attrs['epoch'])}, step"
-                     f" {int(f.attrs['step'])}; this run ended at epoch {first_epoch + epochs - 1}, step {step}")
+                     f" {int(f.attrs['step'])}; this run ended at epoch {last_epoch}, step {step}")
         crc = 0  # checkpoint.c: params, exp_avg, exp_avg_sq in layout order (each layer's weight, bias)
         for group, state in (("params", None), ("optimizer/exp_avg", "exp_avg"), ("optimizer/exp_avg_sq", "exp_avg_sq")):
             for key, parameter in tensor_names:
@@ -155,4 +152,4 @@ if checkpoint_out is not None:
         crc = crc_of_columns(crc, f["curves/epochs"], ["epoch", "train_relaxed", "train_unrelaxed", "test_loss"])
         sums = np.concatenate([f.attrs["interval_sums"], f.attrs["epoch_sums"]]).astype(np.float64)
         f.attrs.modify("checksum", np.uint32(zlib.crc32(sums.tobytes(), crc)))
-    print(f"wrote the state at epoch {first_epoch + epochs - 1} into {checkpoint_out}")
+    print(f"wrote the state at epoch {last_epoch} into {checkpoint_out}")

@@ -30,6 +30,11 @@ def mean_sd(values):
     return mean, sd
 
 
+def spread(values):
+    """mean ± sd, or a dash where a run has no value (the authors' logs print the test loss every 5 epochs)."""
+    return "%.2f ± %.2f" % mean_sd(values) if None not in values else "—"
+
+
 def authors_curves(path):
     """(method, seed) and per-epoch train and test (None where not printed) of an authors_vae.py log."""
     header, train, test = None, [], []
@@ -87,32 +92,20 @@ def main():
              "theirs unless data.dir is MNIST.", "",
              "| gsvae estimator, or their code | the authors' name | seeds | train −ELBO | test −ELBO | lowest train −ELBO up to then |",
              "|---|---|---:|---:|---:|---:|"]
-    for name in ESTIMATORS:
-        runs = curves.get(name, {})
-        if not runs:
-            continue
+    # (table label, per-run label, runs): gsvae's estimators, then the authors' code
+    groups = [(f"`{name}` | {AUTHORS_NAME[name]}", f"`{name}`", curves[name]) for name in ESTIMATORS if curves.get(name)]
+    groups += [(f"their code | `{method}`", f"their code's `{method}`", runs) for method, runs in sorted(authors.items())]
+    for label, _, runs in groups:
         train = [values[0][reached - 1] for values in runs.values()]
         test = [values[1][reached - 1] for values in runs.values()]
         lowest = [min(values[0][:reached]) for values in runs.values()]
-        lines.append(f"| `{name}` | {AUTHORS_NAME[name]} | {','.join(map(str, sorted(runs)))} | "
-                     "%.2f ± %.2f | " % mean_sd(train) + "%.2f ± %.2f | " % mean_sd(test) + "%.2f ± %.2f |" % mean_sd(lowest))
-    for method, runs in sorted(authors.items()):
-        train = [values[0][reached - 1] for values in runs.values()]
-        test = [values[1][reached - 1] for values in runs.values()]
-        lowest = [min(values[0][:reached]) for values in runs.values()]
-        test_cell = "%.2f ± %.2f" % mean_sd(test) if None not in test else "—"
-        lines.append(f"| their code | `{method}` | {','.join(map(str, sorted(runs)))} | "
-                     "%.2f ± %.2f | " % mean_sd(train) + test_cell + " | %.2f ± %.2f |" % mean_sd(lowest))
+        lines.append(f"| {label} | {','.join(map(str, sorted(runs)))} | {spread(train)} | {spread(test)} | {spread(lowest)} |")
     lines += ["", "Per run, train −ELBO / test −ELBO at epochs 1, 5, 10, 20, 40, 80, 120, 160 where reached:", ""]
-    for name in ESTIMATORS:
-        for seed, (train, test) in sorted(curves.get(name, {}).items()):
-            points = [f"{e}: {train[e - 1]:.2f} / {test[e - 1]:.2f}" for e in (1, 5, 10, 20, 40, 80, 120, 160) if e <= len(train)]
-            lines.append(f"- `{name}` seed {seed} ({len(train)} epochs): " + "; ".join(points))
-    for method, runs in sorted(authors.items()):
+    for _, run_label, runs in groups:
         for seed, (train, test) in sorted(runs.items()):
             points = [f"{e}: {train[e - 1]:.2f} / " + (f"{test[e - 1]:.2f}" if test[e - 1] is not None else "—")
                       for e in (1, 5, 10, 20, 40, 80, 120, 160) if e <= len(train)]
-            lines.append(f"- their code's `{method}` seed {seed} ({len(train)} epochs): " + "; ".join(points))
+            lines.append(f"- {run_label} seed {seed} ({len(train)} epochs): " + "; ".join(points))
     with open(out, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     print("\n".join(lines))
