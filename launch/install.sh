@@ -3,9 +3,9 @@
 # and the results' scripts use, and the `reinmax` package from PyPI for the ReinMax parity test). Skips
 # apt entirely when everything is already installed.
 set -euo pipefail
-# libdnnl-dev: oneDNN, the default BLAS; libopenblas-dev: OpenBLAS, for -DGSVAE_BLAS=openblas (launch/test.sh
+# libdnnl-dev: oneDNN, the default BLAS; libsleef-dev: SLEEF, the CPU's vector exp and log; libopenblas-dev: OpenBLAS, for -DGSVAE_BLAS=openblas (launch/test.sh
 # builds and tests it too), and the tests' double-precision model in every build.
-packages="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libopenblas-dev libdnnl-dev
+packages="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libopenblas-dev libdnnl-dev libsleef-dev
 librandom123-dev libyaml-dev zlib1g-dev libpng-dev libplplot-dev plplot-driver-cairo dataset-fashion-mnist"
 if [ "${1:-}" = "--test" ]; then
   packages="$packages python3 python3-torch python3-h5py python3-numpy python3-yaml python3-pip clang libclang-rt-14-dev

@@ -11,6 +11,12 @@ target_link_libraries(model_gumbel PRIVATE gsvae_lib)
 add_test(NAME model_gumbel COMMAND model_gumbel)
 gsvae_timeout(30 model_gumbel) # measured 2 s
 
+# SLEEF's exp and log (src/cpu/vector_math.h): the same bits from every part, within 1 ulp.
+add_executable(vector_math_test ${CMAKE_CURRENT_SOURCE_DIR}/vector_math_test.c)
+target_link_libraries(vector_math_test PRIVATE gsvae_lib m)
+add_test(NAME model_vector_math COMMAND vector_math_test)
+gsvae_timeout(30 model_vector_math) # measured 3.3 s
+
 # Step by step from the same state: parity_check.py runs parity_step for each of 20 steps of each case.
 add_executable(parity_step ${CMAKE_CURRENT_SOURCE_DIR}/parity_step.c ${CMAKE_CURRENT_SOURCE_DIR}/synthetic_images.c)
 target_link_libraries(parity_step PRIVATE gsvae_lib)

@@ -11,7 +11,7 @@
 #include "core/check.h"
 #include "cpu/latent.h"
 #include "cpu/model_math.h"
-#include "cpu/libmvec_rows.h"
+#include "cpu/exp_log_rows.h"
 #include "cpu/threads.h"
 
 #ifdef GSVAE_REAL_DOUBLE

@@ -1,10 +1,10 @@
 /* The noise rows the CPU draws for a sample (core/noise.h's counters): Gumbel rows, transformed
- * by the vectorised loop of libmvec_rows.c, and an estimator's whole noise row
+ * by exp_log_rows.c, and an estimator's whole noise row
  * (model/estimator_settings.h says its layout; the GPU draws the same numbers in kernels.cu). */
 #pragma once
 #include <stdint.h>
 #include "core/noise.h"
-#include "cpu/libmvec_rows.h"
+#include "cpu/exp_log_rows.h"
 #include "model/estimator_settings.h"
 
 static inline void gsvae_fill_gumbel(float *out, uint32_t count, uint64_t seed, uint32_t purpose, uint64_t step,

@@ -1,3 +1,3 @@
-# file: src/cpu/libmvec_rows.c
+# file: src/cpu/exp_log_rows.c
 # what: the BCE gradient's sign flipped: x - sigmoid(a) for sigmoid(a) - x
-s|      grad\[p\] = (v >= 0 ? 1 : e) / one_plus - x\[p\];|      grad[p] = x[p] - (v >= 0 ? 1 : e) / one_plus;|
+s|      grad\[start + p\] = sigmoid_numerator / (1 + e\[p\]) - target\[p\];|      grad[start + p] = target[p] - sigmoid_numerator / (1 + e[p]);|

@@ -1,5 +1,5 @@
-/* The model's transcendental loops, one sample's row at a time, vectorised with glibc's libmvec
- * where GCC can (libmvec_rows.c): BCE over a sample's pixels, the Gumbel transform over its draws. */
+/* The model's transcendental loops, one sample's row at a time (exp_log_rows.c): BCE over a
+ * sample's pixels, the Gumbel transform over its draws. */
 #pragma once
 #include <stdint.h>
 #include "cpu/model_math.h"

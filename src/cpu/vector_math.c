@@ -1,0 +1,22 @@
+/* vector_math.h: SLEEF's deterministic exp and log over arrays, 8 at a time with AVX where the
+ * CPU has it (vector_math_avx.c), then 4 with SSE2 (every x86-64 has it), then one at a time. The
+ * three return the same bits, so the split never shows in a result. */
+#include <sleef.h>
+#include "cpu/vector_math.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define GSVAE_WIDE_PART(name)                                                                                \
+  if (__builtin_cpu_supports("avx")) i = gsvae_##name##_array_avx(in, out, count);                          \
+  for (; i + 4 <= count; i += 4) _mm_storeu_ps(out + i, Sleef_cinz_##name##f4_u10sse2(_mm_loadu_ps(in + i)));
+#else
+#define GSVAE_WIDE_PART(name)
+#endif
+
+#define GSVAE_ARRAY(name)                                                                                    \
+  void gsvae_##name##_array(const float *in, float *out, size_t count) {                                    \
+    size_t i = 0;                                                                                            \
+    GSVAE_WIDE_PART(name)                                                                                    \
+    for (; i < count; i++) out[i] = Sleef_cinz_##name##f1_u10purec(in[i]);                                   \
+  }
+GSVAE_ARRAY(exp)
+GSVAE_ARRAY(log)
