@@ -31,6 +31,8 @@ with h5py.File(path, "r") as f:
     # runfile_write sets no mode: a fresh process's IEEE; training sets train.flush_denormals first
     check(env["float_mode"] == "ieee", f"env float_mode {env['float_mode']!r}")
     check(len(env["blas_kernels"]) > 0, "env blas_kernels empty")
+    check(re.fullmatch(r"SLEEF \d+\.\d+\.\d+ deterministic \(cinz\), (AVX|SSE2|scalar)", env["exp_log"]) is not None,
+          f"env exp_log {env['exp_log']!r}")
     check(env["hdf5_version"] == "%d.%d.%d" % h5py.h5.get_libversion(),
           f"env hdf5_version {env['hdf5_version']!r} vs h5py's {h5py.h5.get_libversion()}")
     check("Open MPI" in env["mpi_version"] or "MPICH" in env["mpi_version"], f"env mpi_version {env['mpi_version']!r}")

@@ -1,11 +1,12 @@
 /* `gsvae info`: the version, what the binary was built with (CUDA, cuBLAS, NCCL, MPI, HDF5,
- * OpenBLAS) and the GPUs each rank sees, printed by rank 0. */
+ * the BLAS, SLEEF) and the GPUs each rank sees, printed by rank 0. */
 #include <hdf5.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cpu/blas.h"
+#include "cpu/vector_math.h"
 #include "core/check.h"
 #include "comm/comm.h"
 #include "cli/cli.h"
@@ -49,6 +50,7 @@ static void print_build(void) {
   h5Check(H5get_libversion(&major, &minor, &release));
   printf("  HDF5          %u.%u.%u\n", major, minor, release);
   printf("  BLAS          %s, kernels %s\n", gsvae_blas_name(), gsvae_blas_kernels());
+  printf("  exp, log      %s\n", gsvae_vector_math_name());
 }
 
 /* This rank's GPUs as text, for rank 0 to print in rank order. */

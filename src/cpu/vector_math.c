@@ -2,6 +2,7 @@
  * CPU has it (vector_math_avx.c), then 4 with SSE2 (every x86-64 has it), then one at a time. The
  * three return the same bits, so the split never shows in a result. */
 #include <sleef.h>
+#include <stdio.h>
 #include "cpu/vector_math.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -20,3 +21,14 @@
   }
 GSVAE_ARRAY(exp)
 GSVAE_ARRAY(log)
+
+const char *gsvae_vector_math_name(void) {
+  static char name[64];
+  const char *widest = "scalar";
+#if defined(__x86_64__)
+  widest = __builtin_cpu_supports("avx") ? "AVX" : "SSE2";
+#endif
+  snprintf(name, sizeof name, "SLEEF %d.%d.%d deterministic (cinz), %s", SLEEF_VERSION_MAJOR, SLEEF_VERSION_MINOR,
+           SLEEF_VERSION_PATCHLEVEL, widest);
+  return name;
+}

@@ -6,6 +6,10 @@
 #pragma once
 #include <stddef.h>
 
+/* What computes them here, for `gsvae info` and run.h5's env: SLEEF's version and the widest
+ * part this CPU runs, e.g. "SLEEF 3.5.1 deterministic (cinz), AVX". */
+const char *gsvae_vector_math_name(void);
+
 /* out[i] = exp(in[i]) and log(in[i]) for i < count; out may be in. */
 void gsvae_exp_array(const float *in, float *out, size_t count);
 void gsvae_log_array(const float *in, float *out, size_t count);

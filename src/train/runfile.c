@@ -15,6 +15,7 @@
 #include "core/version.h"
 #include "core/config.h"
 #include "cpu/float_mode.h"
+#include "cpu/vector_math.h"
 #include "train/runfile.h"
 
 enum { CURVE_CHUNK = 1024 };
@@ -68,6 +69,7 @@ static void write_environment(hid_t file, int ranks, const char *backend_name) {
   write_string_attribute(env, "hdf5_version", hdf5_version);
   write_string_attribute(env, "blas", gsvae_blas_name());
   write_string_attribute(env, "blas_kernels", gsvae_blas_kernels());
+  write_string_attribute(env, "exp_log", gsvae_vector_math_name());
   write_string_attribute(env, "float_mode", gsvae_float_mode_name());
   char started[32];
   time_t now = time(NULL);
