@@ -1,24 +1,25 @@
-/* The model's transcendental loops: BCE over a sample's pixels and the Gumbel transform over its
- * draws. In float their exp and log are SLEEF's deterministic vector functions (vector_math.h),
- * which return the same bits on every x86-64 at 2-4x glibc's scalar speed; in double (the gradient
- * checks) libm's. Each loop runs over one sample's row from its start, in blocks fixed by the row
- * alone, so a sample is computed the same whatever its batch, rank or thread. */
+/* The model's transcendental loops: BCE over a sample's pixels, the Gumbel transform over its
+ * draws, and exp and log in place over arrays (KL's). In float they are SLEEF's deterministic
+ * vector functions (vector_math.h), which return the same bits on every x86-64 at 2-4x glibc's
+ * scalar speed, so neither a row's nor an array's split into vector parts changes a result; in
+ * double (the gradient checks) libm's. BCE runs over one sample's row from its start, in blocks
+ * fixed by the row alone, so a sample is computed the same whatever its batch, rank or thread. */
 #include <math.h>
 #include "cpu/exp_log_rows.h"
 
 #ifdef GSVAE_REAL_DOUBLE
 #define real_fabs fabs
-static void exp_in_place(double *values, int count) {
-  for (int i = 0; i < count; i++) values[i] = exp(values[i]);
+void cpu_exp_in_place(double *values, size_t count) {
+  for (size_t i = 0; i < count; i++) values[i] = exp(values[i]);
 }
-static void log_in_place(double *values, int count) {
-  for (int i = 0; i < count; i++) values[i] = log(values[i]);
+void cpu_log_in_place(double *values, size_t count) {
+  for (size_t i = 0; i < count; i++) values[i] = log(values[i]);
 }
 #else
 #include "cpu/vector_math.h"
 #define real_fabs fabsf
-static void exp_in_place(float *values, int count) { gsvae_exp_array(values, values, (size_t)count); }
-static void log_in_place(float *values, int count) { gsvae_log_array(values, values, (size_t)count); }
+void cpu_exp_in_place(float *values, size_t count) { gsvae_exp_array(values, values, count); }
+void cpu_log_in_place(float *values, size_t count) { gsvae_log_array(values, values, count); }
 #endif
 
 /* A block's sum in interleaved partial sums where GCC vectorises it (CMake's -fopenmp-simd): the
@@ -42,9 +43,9 @@ gsvae_real cpu_bce_row(const gsvae_real *a, const gsvae_real *x, int dim, gsvae_
     const gsvae_real *v = a + start, *target = x + start;
     gsvae_real e[BCE_BLOCK], softplus[BCE_BLOCK], block_sum = 0;
     for (int p = 0; p < count; p++) e[p] = -real_fabs(v[p]);
-    exp_in_place(e, count);
+    cpu_exp_in_place(e, (size_t)count);
     for (int p = 0; p < count; p++) softplus[p] = 1 + e[p];
-    log_in_place(softplus, count);
+    cpu_log_in_place(softplus, (size_t)count);
     GSVAE_SIMD_SUM(block_sum)
     for (int p = 0; p < count; p++) block_sum += (v[p] > 0 ? v[p] : 0) - target[p] * v[p] + softplus[p];
     row_sum += block_sum;

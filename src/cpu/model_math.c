@@ -49,6 +49,7 @@ struct cpu_model {
   gsvae_real *activations[GSVAE_MAX_LAYERS]; /* each layer's output, after its ReLU if it has one */
   gsvae_real *soft;          /* what the estimator's forward keeps for its backward, batch x L*K */
   gsvae_real *group_kl;      /* batch x L: each group's KL, summed in order after the groups */
+  gsvae_real *kl_log_q, *kl_q; /* batch x L*K: KL's log-softmax and softmax, a range's at its groups */
   gsvae_real *scratch;       /* batch x K: a range of inputs uses the row of its first input */
   gsvae_real *z;             /* the decoder's input, rows x L*K: sample s of input b in row s*batch + b */
   gsvae_real *row_loss;      /* BCE of each decoded row */
@@ -114,6 +115,8 @@ cpu_model *cpu_model_create(const gsvae_layout *layout, int max_batch) {
   reserve_rows(model, max_batch);
   model->soft = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
   model->group_kl = mallocCheck(max_batch * (size_t)layout->latents * sizeof(gsvae_real));
+  model->kl_log_q = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
+  model->kl_q = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
   model->scratch = mallocCheck(max_batch * (size_t)layout->categories * sizeof(gsvae_real));
   model->grad_logits = mallocCheck(max_batch * latent_width * sizeof(gsvae_real));
   model->decoder_in_t =
@@ -127,6 +130,8 @@ void cpu_model_free(cpu_model *model) {
   for (int l = 0; l < model->layout.layer_count; l++) free(model->activations[l]);
   free(model->soft);
   free(model->group_kl);
+  free(model->kl_log_q);
+  free(model->kl_q);
   free(model->scratch);
   free(model->z);
   free(model->row_loss);
@@ -340,25 +345,42 @@ static double bce_sum(cpu_model *model, const gsvae_real *a, const gsvae_real *x
   return total;
 }
 
-/* KL(q || uniform) = sum q (log q + log K) of one group, q = softmax(logits) via log_softmax;
- * grad (if not NULL) gets its gradient q (log q + log K - KL), q kept there from KL's loop rather
- * than exponentiated again: the same bits, one expf per element fewer. */
-static gsvae_real kl_group(const gsvae_real *logits, int categories, gsvae_real *grad) {
-  gsvae_real top = logits[0], sum = 0, kl = 0, log_k = real_log((gsvae_real)categories);
-  for (int c = 1; c < categories; c++) top = logits[c] > top ? logits[c] : top;
-  for (int c = 0; c < categories; c++) sum += real_exp(logits[c] - top);
-  gsvae_real log_sum = real_log(sum);
-  for (int c = 0; c < categories; c++) {
-    gsvae_real log_q = logits[c] - top - log_sum, q = real_exp(log_q);
-    kl += q * (log_q + log_k);
-    if (grad) grad[c] = q;
+/* KL(q || uniform) = sum q (log q + log K) of each group in [begin, end) into group_kl, q =
+ * softmax(logits) via log_softmax; grad (if not NULL) gets its gradient q (log q + log K - KL), q
+ * kept from KL's own sum rather than exponentiated again. The range's exps and logs each go through
+ * one array call (exp_log_rows.h: SLEEF's vector functions in float), its sums run in category order. */
+static void kl_range(cpu_model *model, const gsvae_real *logits, size_t begin, size_t end, gsvae_real *grad) {
+  int categories = model->layout.categories;
+  size_t groups = end - begin, first = begin * categories, count = groups * categories;
+  gsvae_real *log_q = model->kl_log_q + first, *q = model->kl_q + first, *group_value = model->group_kl + begin;
+  for (size_t g = 0; g < groups; g++) {
+    const gsvae_real *l = logits + first + g * categories;
+    gsvae_real top = l[0];
+    for (int c = 1; c < categories; c++) top = l[c] > top ? l[c] : top;
+    for (int c = 0; c < categories; c++) log_q[g * categories + c] = l[c] - top;
   }
-  if (grad)
-    for (int c = 0; c < categories; c++) {
-      gsvae_real log_q = logits[c] - top - log_sum;
-      grad[c] *= log_q + log_k - kl;
-    }
-  return kl;
+  memcpy(q, log_q, count * sizeof *q);
+  cpu_exp_in_place(q, count);
+  for (size_t g = 0; g < groups; g++) { /* the partition's sum, then its log, in group_value */
+    gsvae_real sum = 0;
+    for (int c = 0; c < categories; c++) sum += q[g * categories + c];
+    group_value[g] = sum;
+  }
+  cpu_log_in_place(group_value, groups);
+  for (size_t i = 0; i < count; i++) log_q[i] -= group_value[i / categories];
+  memcpy(q, log_q, count * sizeof *q);
+  cpu_exp_in_place(q, count);
+  gsvae_real log_k = (gsvae_real)categories;
+  cpu_log_in_place(&log_k, 1);
+  for (size_t g = 0; g < groups; g++) {
+    const gsvae_real *group_log_q = log_q + g * categories, *group_q = q + g * categories;
+    gsvae_real kl = 0;
+    for (int c = 0; c < categories; c++) kl += group_q[c] * (group_log_q[c] + log_k);
+    group_value[g] = kl;
+    if (grad)
+      for (int c = 0; c < categories; c++)
+        grad[first + g * categories + c] = group_q[c] * (group_log_q[c] + log_k - kl);
+  }
 }
 
 /* KL summed over the batch's groups (gradient into grad_logits when not NULL) and, when gumbel
@@ -372,13 +394,12 @@ typedef struct {
 static void kl_groups(void *context, size_t begin, size_t end) {
   kl_task *task = context;
   int categories = task->model->layout.categories;
-  for (size_t group = begin; group < end; group++) {
-    size_t offset = group * categories;
-    task->model->group_kl[group] =
-        kl_group(task->logits + offset, categories, task->grad_logits ? task->grad_logits + offset : NULL);
-    if (task->gumbel)
+  kl_range(task->model, task->logits, begin, end, task->grad_logits);
+  if (task->gumbel)
+    for (size_t group = begin; group < end; group++) {
+      size_t offset = group * categories;
       task->model->picked[group] = cpu_argmax_perturbed(task->logits + offset, task->gumbel + offset, categories);
-  }
+    }
 }
 
 static double kl_and_pick(cpu_model *model, const gsvae_real *logits, int batch, const gsvae_real *gumbel,
