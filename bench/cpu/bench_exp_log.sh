@@ -16,9 +16,9 @@ for file in $(git ls-tree --name-only "$commit" src/cpu/ | grep -E '(rows|libmve
   git show "$commit:$file" >"$work/other/cpu/$(basename "$file")"
 done
 other_rows=$(ls "$work"/other/cpu/*rows.c | grep -v noise_rows | head -1)
-other_flags=(-I"$work/other" -Isrc)
+other_flags=(-I"$work/other") # before -Isrc: its own headers first
 grep -q GSVAE_LIBMVEC "$work"/other/cpu/*.h 2>/dev/null && other_flags+=(-DGSVAE_LIBMVEC=1)
-gcc -O3 -fno-math-errno -fopenmp-simd "${other_flags[@]}" -c "$other_rows" -o "$work/other.o"
+gcc "${other_flags[@]}" "${flags[@]}" -c "$other_rows" -o "$work/other.o"
 objcopy --redefine-sym cpu_bce_row=other_bce_row \
   --redefine-sym gsvae_gumbel_from_uniform=other_gumbel_from_uniform "$work/other.o"
 gcc "${flags[@]}" -c src/cpu/exp_log_rows.c -o "$work/this.o"

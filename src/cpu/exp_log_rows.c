@@ -60,9 +60,9 @@ gsvae_real cpu_bce_row(const gsvae_real *a, const gsvae_real *x, int dim, gsvae_
 
 #ifndef GSVAE_REAL_DOUBLE
 void gsvae_gumbel_from_uniform(float *values, uint32_t count) {
-  gsvae_log_array(values, values, count);
-  for (uint32_t i = 0; i < count; i++) values[i] = -values[i];
-  gsvae_log_array(values, values, count);
-  for (uint32_t i = 0; i < count; i++) values[i] = -values[i];
+  for (int pass = 0; pass < 2; pass++) {
+    cpu_log_in_place(values, count);
+    for (uint32_t i = 0; i < count; i++) values[i] = -values[i];
+  }
 }
 #endif

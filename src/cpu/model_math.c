@@ -24,15 +24,11 @@ static void gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, 
               a, lda, b, ldb, beta, c, ldc);
 }
 #define real_exp exp
-#define real_log log
 #define real_sqrt sqrt
-#define real_fabs fabs
 #else
 #define gemm gsvae_sgemm
 #define real_exp expf
-#define real_log logf
 #define real_sqrt sqrtf
-#define real_fabs fabsf
 #endif
 
 /* Element-wise loops run split over the rank's BLAS threads (threads.h), each element written by
