@@ -77,6 +77,7 @@ static const field fields[] = {
     FIELD("device.precision", device_precision, F_ENUM, 0, GSVAE_PRECISION_BF16),
     FIELD("device.graphs", device_graphs, F_BOOL, 0, 0),
     FIELD("device.comm", device_comm, F_ENUM, 0, GSVAE_COMM_MPI),
+    FIELD("device.shared_memory", device_shared_memory, F_BOOL, 0, 0),
     FIELD("device.timeout", device_timeout, F_DOUBLE, 1e-3, 1e5),
 };
 enum { FIELD_COUNT = sizeof fields / sizeof fields[0] };
@@ -135,7 +136,8 @@ static void test_defaults(void) {
   CHECK(!strcmp(c.run_dir, "results/seed") && c.run_log_every == 10 && c.run_ckpt_every == 1000 && c.run_keep == 3 &&
             c.run_keep_every == 0 && !strcmp(c.run_resume, "auto"),
         "run");
-  CHECK(c.device_backend == GSVAE_DEVICE_AUTO && c.device_precision == GSVAE_PRECISION_FP32 && c.device_graphs,
+  CHECK(c.device_backend == GSVAE_DEVICE_AUTO && c.device_precision == GSVAE_PRECISION_FP32 && c.device_graphs &&
+            c.device_shared_memory,
         "device");
   char err[GSVAE_ERR_LEN];
   gsvae_config loaded;

@@ -3,8 +3,9 @@
 train.deterministic=true: 1, 2, 3 and 4 ranks (3 does not divide the batch of 50,
 nor the 8 chunks), and 1 rank with 1, 2 and 3 BLAS threads (its threads then compute whole chunks side
 by side: 3 does not divide 8 either), give byte-identical parameters, Adam
-state and curves after an epoch (the checkpoint at step 10 and run.h5), for both estimators; 5
-ranks over 4 chunks is a usage error.
+state and curves after an epoch (the checkpoint at step 10 and run.h5), for both estimators; so do
+2 and 3 ranks exchanging by MPI messages instead of the node's shared memory, with sf's baseline and
+a learned tau in the flat buffer; 5 ranks over 4 chunks is a usage error.
 
 train.deterministic=false (the default): one product per rank and MPI's sum, so 1 and 2 ranks agree only up to
 the order of float summation. Losses within 1e-5: each a sum of the batch's ~50 x 800 terms, ~1e-6
@@ -15,7 +16,8 @@ ReLU pre-activation within that rounding of 0: ~1 expected among the ~10^6 of 10
 sample's 1/50 share of one unit's fan-in and fan-out gradients (~800 entries), so Adam's steps there
 by up to 2% of lr = 1e-3 over the ~10 steps left: 2e-5 x 10 x sqrt(800) ~ 6e-3 absolute against
 a tensor norm of ~19 (fc1), ~3e-4 relative. 1e-3 covers that one flip; a wrong shard, a missing or
-doubled rank's gradient moves the parameters by 1e-2 relative and more."""
+doubled rank's gradient moves the parameters by 1e-2 relative and more. Shared memory and messages
+fold the same partials in the same order: byte-identical at 2 ranks here too."""
 import os, shutil, subprocess, sys
 import h5py
 import numpy as np
@@ -95,11 +97,31 @@ for estimator in ("gs", "st"):
         print(f"{estimator}: {ranks} rank(s), {threads} BLAS thread(s): "
               f"{'byte-identical' if not differ else f'{len(differ)} datasets differ'} ({len(base)} datasets)")
 
+# Ranks on one node share the parameters and read each other's partials in a shared-memory window
+# (device.shared_memory, the default); MPI messages, as between nodes, must give the same bytes. The
+# estimators whose own state lives in the flat buffer (sf's moving-average baseline, written once by
+# the rank whose shard holds it; tau.learn's log tau) and 3 ranks, which split neither the batch
+# nor the chunks evenly.
+STATEFUL = {"sf": ["train.estimator=sf", "train.sf_baseline=ema", "train.sf_decay=0.9"],
+            "learned-tau": ["train.estimator=gs", "tau.schedule=constant", "tau.learn=true"]}
+for name, overrides in STATEFUL.items():
+    base = read(run(f"{name}-np1", 1, overrides)[0])
+    for ranks, exchange in ((3, "true"), (3, "false"), (2, "false")):
+        state = read(run(f"{name}-np{ranks}-shared-{exchange}", ranks, [*overrides, f"device.shared_memory={exchange}"])[0])
+        differ = [k for k in base if state.get(k) is None or state[k].tobytes() != base[k].tobytes()]
+        failures += [f"{name}: {ranks} ranks, device.shared_memory={exchange}: {k} differs from 1 rank" for k in differ]
+        print(f"{name}: {ranks} ranks, device.shared_memory={exchange}: "
+              f"{'byte-identical' if not differ else f'{len(differ)} datasets differ'} ({len(base)} datasets)")
+
 _, result = run("too-many-ranks", 5, ["train.reduce_chunks=4", "train.max_steps=1"], expect=2)
 if "train.reduce_chunks=4 is less than the 5 ranks" not in result.stderr:
     failures.append(f"5 ranks over 4 chunks: {result.stderr[-500:]}")
 
 loose = [read(run(f"nondeterministic-np{n}", n, ["train.deterministic=false"])[0]) for n in (1, 2)]
+# one partial a rank, folded in rank order: the messages' path gives the shared window's bytes
+messages = read(run("nondeterministic-np2-messages", 2, ["train.deterministic=false", "device.shared_memory=false"])[0])
+failures += [f"train.deterministic=false, 2 ranks: {k} differs between shared memory and messages"
+             for k in loose[1] if messages[k].tobytes() != loose[1][k].tobytes()]
 for key, value in loose[0].items():
     tolerance = 1e-5 if "curves" in key else 1e-3  # see the docstring
     error = relative(loose[1][key], value)

@@ -33,11 +33,18 @@ struct gsvae_comm {
   void (*allreduce_max_host)(gsvae_comm *comm, int *values, int count);
   /* In place: every rank's shard of a host buffer of `count` floats to rank 0 (over MPI). */
   void (*gather_host)(gsvae_comm *comm, float *buffer, size_t count);
+  /* Buffers that reduce_scatter (as `partials`) and allgather (as `buffer`) then work on in place,
+   * with no copies between processes: `count` floats, zeroed, the communicator's until destroy.
+   * common: one buffer that every rank reads and each writes only its shard of; else this rank's
+   * own, which the others read. NULL (the member) where the ranks cannot share memory (several
+   * nodes, device memory, or not asked for): the backend keeps its own buffers. Collective. */
+  float *(*shared_floats)(gsvae_comm *comm, size_t count, bool common);
   void (*destroy)(gsvae_comm *comm);
 };
 
-/* The MPI communicator over host memory (mpi.c). */
-gsvae_comm *gsvae_mpi_comm_create(MPI_Comm mpi);
+/* The MPI communicator over host memory (mpi.c); with node_shared_memory, ranks that are all on
+ * one node get shared_floats. Collective over `mpi`. */
+gsvae_comm *gsvae_mpi_comm_create(MPI_Comm mpi, bool node_shared_memory);
 /* The ordered fold's data movement without the adding, for a communicator that adds elsewhere
  * (the GPU's MPI-staged one folds on the GPU): posts the receives of the other ranks' partials of
  * this rank's shard into inbox slot i (the partial's global index; `length` floats each, this

@@ -1,5 +1,7 @@
 /* MPI start-up and the MPI communicator over host memory: the ordered fold of the ranks' chunk
- * gradients to shard owners, the parameters' all-gather, host sums. */
+ * gradients to shard owners, the parameters' all-gather, host sums. Ranks on one node fold
+ * straight out of each other's partials and share one copy of the parameters (node_window.h);
+ * across nodes, each piece travels as a message. */
 #include <mpi.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,8 +9,12 @@
 #include "core/check.h"
 #include "core/chunks.h"
 #include "comm/comm.h"
+#include "comm/node_window.h"
 
 bool gsvae_started_by_launcher;
+
+/* Buffers a backend may take from shared_floats: its partials and its parameters. */
+#define GSVAE_MAX_SHARED_BUFFERS 4
 
 typedef struct {
   gsvae_comm base;
@@ -18,6 +24,8 @@ typedef struct {
   MPI_Request *requests;
   const float **sources; /* the fold's inputs in global order */
   int sources_size;
+  gsvae_node_window windows[GSVAE_MAX_SHARED_BUFFERS]; /* shared_floats' buffers */
+  int window_count;
 } mpi_comm;
 
 void gsvae_mpi_start(int *argc, char ***argv) {
@@ -77,9 +85,18 @@ int gsvae_mpi_post_pieces(const gsvae_comm *comm, const float *partials, const i
   return posted;
 }
 
+/* The window whose buffer on this rank is `buffer`, of that kind; NULL if none. */
+static gsvae_node_window *window_of(mpi_comm *comm, const float *buffer, bool common) {
+  for (int i = 0; i < comm->window_count; i++)
+    if (comm->windows[i].mine == buffer && comm->windows[i].common == common) return &comm->windows[i];
+  return NULL;
+}
+
 /* The ordered fold in every mode: each piece sent straight to its shard's owner and folded there
  * measured faster than MPI_Reduce_scatter at 2 ranks (14.4 against 16.2 ms a step,
- * bench/reduction/results/deterministic_reduction.md), and it moves the same bytes. */
+ * bench/reduction/results/deterministic_reduction.md), and it moves the same bytes. Partials in a
+ * node window are not sent at all: the owner folds them where they lie, in the same order, so the
+ * bits are the messages' bits. */
 static void mpi_reduce_scatter(gsvae_comm *base, float *partials, const int *partial_counts, size_t count,
                                size_t shard_count) {
   mpi_comm *comm = (mpi_comm *)base;
@@ -96,21 +113,38 @@ static void mpi_reduce_scatter(gsvae_comm *base, float *partials, const int *par
     comm->requests = grown(comm->requests, (size_t)2 * total * size * sizeof *comm->requests);
     comm->sources_size = total;
   }
-  if ((size_t)total * length > comm->inbox_floats) {
+  gsvae_node_window *shared = window_of(comm, partials, false);
+  if (!shared && (size_t)total * length > comm->inbox_floats) {
     comm->inbox_floats = (size_t)total * length;
     comm->inbox = grown(comm->inbox, comm->inbox_floats * sizeof(float));
   }
   for (int q = 0, index = 0; q < size; q++)
     for (int p = 0; p < partial_counts[q]; p++, index++)
-      comm->sources[index] = q == rank ? partials + (size_t)p * count + mine : comm->inbox + (size_t)index * length;
-  int requests = gsvae_mpi_post_pieces(base, partials, partial_counts, count, shard_count, comm->inbox, comm->requests);
-  mpiCheck(MPI_Waitall(requests, comm->requests, MPI_STATUSES_IGNORE));
+      comm->sources[index] = q == rank ? partials + (size_t)p * count + mine
+                             : shared  ? shared->bases[q] + (size_t)p * count + mine
+                                       : comm->inbox + (size_t)index * length;
+  if (shared) {
+    if ((size_t)partial_counts[rank] * count > shared->count)
+      gsvae_abort(GSVAE_EXIT_RUNTIME, "reduce_scatter: %d partials of %zu floats overrun the %zu-float shared buffer",
+                  partial_counts[rank], count, shared->count);
+    gsvae_node_window_sync(shared); /* every rank's partials written */
+  } else {
+    int requests = gsvae_mpi_post_pieces(base, partials, partial_counts, count, shard_count, comm->inbox, comm->requests);
+    mpiCheck(MPI_Waitall(requests, comm->requests, MPI_STATUSES_IGNORE));
+  }
   if (total > 1 || first_mine != 0) gsvae_fold_in_order(partials + mine, comm->sources, total, 0, length);
+  /* every rank done reading the others' partials before any of them writes the next step's */
+  if (shared) gsvae_node_window_sync(shared);
 }
 
 static void mpi_allgather(gsvae_comm *base, float *buffer, size_t count) {
   mpi_comm *comm = (mpi_comm *)base;
   if (base->size == 1) return;
+  gsvae_node_window *shared = window_of(comm, buffer, true);
+  if (shared) { /* one buffer for all: each rank's stores into its shard, made visible to all */
+    gsvae_node_window_sync(shared);
+    return;
+  }
   shard_layout(comm, count, count);
   mpiCheck(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buffer, comm->counts, comm->starts, MPI_FLOAT, base->mpi));
 }
@@ -142,8 +176,18 @@ static void mpi_allreduce_max_host(gsvae_comm *comm, int *values, int count) {
   mpiCheck(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_INT, MPI_MAX, comm->mpi));
 }
 
+static float *mpi_shared_floats(gsvae_comm *base, size_t count, bool common) {
+  mpi_comm *comm = (mpi_comm *)base;
+  if (comm->window_count == GSVAE_MAX_SHARED_BUFFERS)
+    gsvae_abort(GSVAE_EXIT_RUNTIME, "shared_floats: more than %d shared buffers asked for", GSVAE_MAX_SHARED_BUFFERS);
+  gsvae_node_window *window = &comm->windows[comm->window_count++];
+  gsvae_node_window_create(window, base->mpi, count, common);
+  return window->mine;
+}
+
 static void mpi_destroy(gsvae_comm *base) {
   mpi_comm *comm = (mpi_comm *)base;
+  for (int i = 0; i < comm->window_count; i++) gsvae_node_window_free(&comm->windows[i]);
   free(comm->inbox);
   free(comm->counts);
   free(comm->starts);
@@ -152,7 +196,7 @@ static void mpi_destroy(gsvae_comm *base) {
   free(comm);
 }
 
-gsvae_comm *gsvae_mpi_comm_create(MPI_Comm mpi) {
+gsvae_comm *gsvae_mpi_comm_create(MPI_Comm mpi, bool node_shared_memory) {
   mpi_comm *comm = callocCheck(1, sizeof *comm);
   gsvae_comm *base = &comm->base;
   base->name = "mpi";
@@ -166,6 +210,10 @@ gsvae_comm *gsvae_mpi_comm_create(MPI_Comm mpi) {
   base->allreduce_max_host = mpi_allreduce_max_host;
   base->gather_host = mpi_gather_host;
   base->destroy = mpi_destroy;
+  if (node_shared_memory && base->size > 1 && gsvae_node_window_possible(mpi)) {
+    base->name = "mpi (one node: shared memory)";
+    base->shared_floats = mpi_shared_floats;
+  }
   comm->counts = callocCheck((size_t)base->size, sizeof(int));
   comm->starts = callocCheck((size_t)base->size, sizeof(int));
   return base;

@@ -161,6 +161,9 @@ static const config_key keys[] = {
     {.name = "device.comm", .type = KEY_ENUM, .offset = AT(device_comm), .fallback = "nccl", .words = comm_words,
      .help = "GPU ranks reduce over nccl, or over mpi through pinned host memory (ranks may then share a GPU; "
              "eager steps, no graph)"},
+    {.name = "device.shared_memory", .type = KEY_BOOL, .offset = AT(device_shared_memory), .fallback = "true",
+     .help = "CPU ranks all on one node fold the gradients where they lie and share one copy of the parameters, "
+             "through a shared-memory window (false: MPI messages, as between nodes; the same bits either way)"},
     {.name = "device.timeout", .type = KEY_DOUBLE, .offset = AT(device_timeout), .fallback = "300", .min = 0,
      .bounds = LOW_OPEN, .help = "seconds a GPU rank waits on its peers in one collective before aborting the "
              "communicator and the job, naming the collective, step and rank"},

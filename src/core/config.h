@@ -65,6 +65,7 @@ typedef struct {
   gsvae_precision device_precision; /* fp32 | tf32 | bf16 */
   bool device_graphs;              /* capture the step as a CUDA graph */
   gsvae_comm_kind device_comm;     /* GPU ranks reduce over NCCL, or over MPI through pinned host memory */
+  bool device_shared_memory;       /* CPU ranks on one node exchange through a shared-memory window */
   double device_timeout;           /* seconds a GPU rank waits on its peers' collective before aborting it */
 } gsvae_config;
 

@@ -43,6 +43,7 @@ typedef struct {
   int max_partials;
   float *partials;               /* max_partials buffers of param_count gradients then the metric slots */
   float **partial_starts;        /* where each of them starts: the ordered fold's sources */
+  bool shared_buffers;           /* params and partials are the communicator's (shared_floats) */
   int *partial_counts;           /* per rank, for the reduction */
   gsvae_estimator_settings estimator;
   size_t noise_width;            /* the estimator's draws per sample (estimator_settings.h) */
@@ -52,10 +53,24 @@ typedef struct {
   long bad_streak;               /* non-finite steps in a row, across reads */
 } cpu_backend;
 
+/* This rank's shard [*start, *end) of a buffer of `count` floats (comm.h), all of it alone. */
+static void own_shard(const cpu_backend *backend, size_t count, size_t *start, size_t *end) {
+  int ranks = backend->comm ? backend->comm->size : 1, rank = backend->comm ? backend->comm->rank : 0;
+  *start = gsvae_shard_start(count, ranks, rank);
+  *end = rank + 1 == ranks ? count : gsvae_shard_start(count, ranks, rank + 1);
+}
+
 static void cpu_set_state(gsvae_backend *base, const float *params, const float *exp_avg, const float *exp_avg_sq) {
   cpu_backend *backend = (cpu_backend *)base;
   size_t bytes = backend->layout.param_count * sizeof(float);
-  if (params) memcpy(backend->params, params, bytes);
+  if (params && backend->shared_buffers) { /* one copy for the node: each rank writes its shard */
+    size_t start, end;
+    own_shard(backend, backend->layout.param_count, &start, &end);
+    memcpy(backend->params + start, params + start, (end - start) * sizeof(float));
+    backend->comm->allgather(backend->comm, backend->params, backend->layout.param_count);
+  } else if (params) {
+    memcpy(backend->params, params, bytes);
+  }
   if (exp_avg) memcpy(backend->exp_avg, exp_avg, bytes);
   if (exp_avg_sq) memcpy(backend->exp_avg_sq, exp_avg_sq, bytes);
 }
@@ -73,11 +88,21 @@ static void cpu_begin_epoch(gsvae_backend *base, long epoch, const uint32_t *ord
   memcpy(backend->order, order, (size_t)backend->train->count * sizeof(uint32_t));
 }
 
+/* With a communicator that offers shared memory, the parameters and partials move into it: the
+ * fold reads the other ranks' partials where they lie and the all-gather copies nothing. */
 static void cpu_attach_comm(gsvae_backend *base, gsvae_comm *comm) {
   cpu_backend *backend = (cpu_backend *)base;
   backend->comm = comm;
   free(backend->partial_counts);
   backend->partial_counts = callocCheck(comm ? (size_t)comm->size : 1, sizeof(int));
+  if (!comm || !comm->shared_floats || backend->shared_buffers) return;
+  size_t params = backend->layout.param_count, stride = params + GSVAE_METRIC_SLOTS;
+  free(backend->params);
+  free(backend->partials);
+  backend->params = comm->shared_floats(comm, params, true);
+  backend->partials = comm->shared_floats(comm, (size_t)backend->max_partials * stride, false);
+  for (int i = 0; i < backend->max_partials; i++) backend->partial_starts[i] = backend->partials + (size_t)i * stride;
+  backend->shared_buffers = true;
 }
 
 /* Chunks that begin the fold order (chunk 0 first), or a rank's chunk in the default mode (one a
@@ -281,10 +306,14 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
   optimizer_task update = {backend->params + start, backend->exp_avg + start, backend->exp_avg_sq + start,
                            grads + start, &scalars, (double)step->global_count};
   gsvae_parallel_ranges(update_end - start, MIN_UPDATE_RANGE, optimizer_range, &update);
+  /* After this step's gradient used the old value, by the rank whose shard holds it (the
+   * all-gather spreads it): with shared parameters every rank doing it would apply it N times. Its
+   * two floats sit below 16, in one shard (shard starts are multiples of 16). */
+  size_t baseline = backend->layout.sf_baseline_offset;
+  if (backend->layout.has_sf_baseline && baseline >= start && baseline < update_end)
+    gsvae_sf_baseline_update(backend->params + baseline, metrics[GSVAE_METRIC_BCE] / metrics[GSVAE_METRIC_SAMPLES],
+                             config->train_sf_decay);
   if (comm) comm->allgather(comm, backend->params, params);
-  if (backend->layout.has_sf_baseline) /* after this step's gradient used the old value; alike on every rank */
-    gsvae_sf_baseline_update(backend->params + backend->layout.sf_baseline_offset,
-                             metrics[GSVAE_METRIC_BCE] / metrics[GSVAE_METRIC_SAMPLES], config->train_sf_decay);
 }
 
 /* The streak of non-finite steps carries over reads: it may span a log interval. */
@@ -324,10 +353,12 @@ static void cpu_destroy(gsvae_backend *base) {
     free(worker->noise);
     free(worker->gumbel_unrelaxed);
   }
-  free(backend->params);
+  if (!backend->shared_buffers) {
+    free(backend->params);
+    free(backend->partials);
+  }
   free(backend->exp_avg);
   free(backend->exp_avg_sq);
-  free(backend->partials);
   free(backend->partial_starts);
   free(backend->partial_counts);
   free(backend->gumbel);

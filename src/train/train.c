@@ -92,7 +92,7 @@ static int open_backend(trainer *t, bool gpu, MPI_Comm mpi, const gsvae_node_pla
     gsvae_float_mode_set(config->train_flush_denormals); /* before the thread count: it restarts the pool */
     gsvae_share_cores_among_local_ranks(placement->local_ranks);
     t->backend = gsvae_cpu_backend_create(config, &t->layout, &t->train, &t->test, t->max_rows, t->max_local_chunks);
-    t->comm = gsvae_mpi_comm_create(mpi);
+    t->comm = gsvae_mpi_comm_create(mpi, config->device_shared_memory);
   }
   /* the reduction inside the backend's update, so that on a GPU the whole step is one CUDA graph */
   t->backend->attach_comm(t->backend, t->comm);
