@@ -19,6 +19,7 @@
 #include "cpu/threads.h"
 #include "core/noise.h"
 #include "cpu/noise_rows.h"
+#include "cpu/vector_math.h"
 #include "cpu/cpu_backend.h"
 
 /* What one thread needs to compute a chunk: the model's workspace and the chunk's rows and noise. */
@@ -320,7 +321,8 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
 static void cpu_read_metrics(gsvae_backend *base, gsvae_metric_read *read) {
   cpu_backend *backend = (cpu_backend *)base;
   *read = (gsvae_metric_read){.sums = backend->sums, .bad_streak = backend->bad_streak};
-  if (backend->layout.has_log_tau) read->tau = expf(backend->params[backend->layout.log_tau_offset]);
+  if (backend->layout.has_log_tau) /* the exp the step takes (model_math.c), so that the curve shows its tau */
+    gsvae_exp_array(backend->params + backend->layout.log_tau_offset, &read->tau, 1);
   memset(&backend->sums, 0, sizeof backend->sums);
 }
 

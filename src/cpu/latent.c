@@ -1,17 +1,11 @@
 /* The estimators' latent layer on the CPU, the reference for kernels.cu: for each estimator a forward
  * (logits and noise to the decoder's input z) and a backward (dL/dz, or sf's per-sample loss, to
- * dL/dlogits and dL/dlog tau), one latent group at a time. Built in float and in double. */
-#include <math.h>
+ * dL/dlogits and dL/dlog tau), one latent group at a time. Built in float and in double. Its exp
+ * and log go through exp_log_rows.h's arrays (SLEEF's deterministic functions in float), so that
+ * they return the same bits on every x86-64, as glibc's FMA and non-FMA expf need not. */
 #include <string.h>
+#include "cpu/exp_log_rows.h"
 #include "cpu/latent.h"
-
-#ifdef GSVAE_REAL_DOUBLE
-#define real_exp exp
-#define real_log log
-#else
-#define real_exp expf
-#define real_log logf
-#endif
 
 int cpu_argmax_perturbed(const gsvae_real *logits, const gsvae_real *gumbel, int categories) {
   int best = 0;
@@ -30,7 +24,9 @@ static void softmax_of(const gsvae_real *v, int categories, gsvae_real tau, gsva
     y[c] = v[c] / tau;
     top = y[c] > top ? y[c] : top;
   }
-  for (int c = 0; c < categories; c++) sum += y[c] = real_exp(y[c] - top);
+  for (int c = 0; c < categories; c++) y[c] -= top;
+  cpu_exp_in_place(y, (size_t)categories);
+  for (int c = 0; c < categories; c++) sum += y[c];
   for (int c = 0; c < categories; c++) y[c] /= sum;
 }
 
@@ -124,14 +120,24 @@ static void gst_backward(const cpu_latent_group *group, const gsvae_real *dz, gs
  * logit of D is Gumbel(log Z), X_D = log Z - log E_D; the others are Gumbel(logit) truncated at
  * X_D, X_c = -log(exp(-X_D) + exp(-logit_c) E_c), with E ~ Exp(1) ---- */
 
+/* Into scratch; soft holds each term's larger exponent meanwhile (softmax_of overwrites it next). */
 static void conditional_perturbed(const cpu_latent_group *group, int draw, int hot, gsvae_real log_partition) {
   const gsvae_real *l = group->logits, *e = group->exponential + draw * group->noise_stride;
-  gsvae_real top = log_partition - real_log(e[hot]);
-  for (int c = 0; c < group->categories; c++) {
+  int categories = group->categories;
+  gsvae_real *terms = group->scratch, *high = group->soft;
+  memcpy(terms, e, (size_t)categories * sizeof *terms);
+  cpu_log_in_place(terms, (size_t)categories); /* log E_c */
+  gsvae_real top = log_partition - terms[hot];
+  for (int c = 0; c < categories; c++) {
     /* -log(exp(-top) + exp(log E_c - l_c)), as a log-sum-exp of two terms */
-    gsvae_real a = -top, b = real_log(e[c]) - l[c], high = a > b ? a : b, low = a > b ? b : a;
-    group->scratch[c] = c == hot ? top : -(high + real_log(1 + real_exp(low - high)));
+    gsvae_real a = -top, b = terms[c] - l[c], low = a > b ? b : a;
+    high[c] = a > b ? a : b;
+    terms[c] = low - high[c];
   }
+  cpu_exp_in_place(terms, (size_t)categories);
+  for (int c = 0; c < categories; c++) terms[c] = 1 + terms[c];
+  cpu_log_in_place(terms, (size_t)categories);
+  for (int c = 0; c < categories; c++) terms[c] = c == hot ? top : -(high[c] + terms[c]);
 }
 
 static void grmck_forward(const cpu_latent_group *group) {
@@ -143,10 +149,13 @@ static void grmck_backward(const cpu_latent_group *group, const gsvae_real *dz, 
                            gsvae_real *grad_log_tau) {
   const gsvae_real *l = group->logits;
   int categories = group->categories, draws = group->settings->conditional_draws, hot = hot_of(group->z);
-  gsvae_real top = l[0], sum = 0;
+  gsvae_real top = l[0], sum = 0, *shifted = group->scratch;
   for (int c = 1; c < categories; c++) top = l[c] > top ? l[c] : top;
-  for (int c = 0; c < categories; c++) sum += real_exp(l[c] - top);
-  gsvae_real log_partition = top + real_log(sum);
+  for (int c = 0; c < categories; c++) shifted[c] = l[c] - top;
+  cpu_exp_in_place(shifted, (size_t)categories);
+  for (int c = 0; c < categories; c++) sum += shifted[c];
+  cpu_log_in_place(&sum, 1);
+  gsvae_real log_partition = top + sum;
   for (int k = 0; k < draws; k++) {
     conditional_perturbed(group, k, hot, log_partition);
     softmax_of(group->scratch, categories, group->tau, group->soft);

@@ -23,11 +23,9 @@ static void gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, 
   cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
               a, lda, b, ldb, beta, c, ldc);
 }
-#define real_exp exp
 #define real_sqrt sqrt
 #else
 #define gemm gsvae_sgemm
-#define real_exp expf
 #define real_sqrt sqrtf
 #endif
 
@@ -549,7 +547,10 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
   bool score_function = estimator->kind == GSVAE_ESTIMATOR_SF;
   const cpu_estimator *latent = cpu_estimator_of(estimator->kind);
   size_t noise_width = gsvae_estimator_noise_width(estimator, width);
-  if (layout->has_log_tau) tau = real_exp(params[layout->log_tau_offset]);
+  if (layout->has_log_tau) {
+    tau = params[layout->log_tau_offset];
+    cpu_exp_in_place(&tau, 1);
+  }
   reserve_rows(model, rows);
 
   encoder_forward(model, params, x, batch);

@@ -1,6 +1,6 @@
-/* An estimator's noise row on the CPU (noise_rows.h). Scalar logf here, as before: the Exp(1)
- * draws must stay the bits the tests and checkpoints were made with. */
-#include <math.h>
+/* An estimator's noise row on the CPU (noise_rows.h). The Exp(1) draws' log is SLEEF's
+ * deterministic one (vector_math.h), as the Gumbel transform's: the same bits on every x86-64. */
+#include "cpu/vector_math.h"
 #include "cpu/noise_rows.h"
 
 void gsvae_estimator_fill_noise(float *row, const gsvae_estimator_settings *settings, uint32_t latent_width,
@@ -11,5 +11,6 @@ void gsvae_estimator_fill_noise(float *row, const gsvae_estimator_settings *sett
   if (exponentials == 0) return;
   float *draws = row + gumbels;
   gsvae_fill_uniform(draws, exponentials, seed, GSVAE_NOISE_GUMBEL_CONDITIONAL, step, sample);
-  for (uint32_t i = 0; i < exponentials; i++) draws[i] = -logf(draws[i]);
+  gsvae_log_array(draws, draws, exponentials);
+  for (uint32_t i = 0; i < exponentials; i++) draws[i] = -draws[i];
 }
