@@ -13,9 +13,8 @@ launch/build.sh >/dev/null
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 epochs=3
 for ((i = 1; i <= $#; i++)); do [ "${!i}" = --epochs ] && { next=$((i + 1)); epochs=${!next}; }; done
-field() { grep -m1 "^$1[[:space:]]*:" /proc/cpuinfo | cut -d: -f2 | sed -E 's/^ +//'; }
-cpu=$(field 'model name' | sed -E 's/\(R\)|\(TM\)|Processor|CPU|@.*//g; s/ +/_/g; s/_+$//' | tr -cd 'A-Za-z0-9_' | tr 'A-Z' 'a-z')
-cpu=${cpu}_$(field 'cpu family')_$(field model)
+. bench/cpu/cpu_name.sh
+cpu=$(cpu_name)
 out=bench/cpu/results/bf16_epochs_${epochs}_${cpu}.md
 floors=$(bench/blas/bench_blas.sh)
 # bf16 where gsvae takes it (src/cpu/blas_onednn.c: AVX512_BF16 or AMX); fp32 alone elsewhere

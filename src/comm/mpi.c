@@ -211,7 +211,7 @@ gsvae_comm *gsvae_mpi_comm_create(MPI_Comm mpi, bool node_shared_memory) {
   base->gather_host = mpi_gather_host;
   base->destroy = mpi_destroy;
   if (node_shared_memory && base->size > 1 && gsvae_node_window_possible(mpi)) {
-    base->name = "mpi (one node: shared memory)";
+    base->name = "mpi, shared memory (one node)";
     base->shared_floats = mpi_shared_floats;
   }
   comm->counts = callocCheck((size_t)base->size, sizeof(int));

@@ -436,9 +436,10 @@ int gsvae_train(const gsvae_config *config, const gsvae_train_options *options, 
     return status;
   }
   if (t.comm->rank == 0)
-    printf("gsvae: %d rank(s) on %s%s%s%s | %d train / %d test images | %zu parameters | %ld steps of %d\n",
+    printf("gsvae: %d rank(s) on %s%s%s%s%s%s | %d train / %d test images | %zu parameters | %ld steps of %d\n",
            t.comm->size, t.backend->name, t.device_note[0] ? " (" : "", t.device_note, t.device_note[0] ? ")" : "",
-           t.train.count, t.test.count, t.layout.param_count, t.total_steps, config->train_batch);
+           t.comm->size > 1 ? " over " : "", t.comm->size > 1 ? t.comm->name : "", t.train.count, t.test.count,
+           t.layout.param_count, t.total_steps, config->train_batch);
   int exit_code = GSVAE_EXIT_OK;
   long start_step = t.start_step;
   double started = MPI_Wtime(), mark = started;
