@@ -107,10 +107,12 @@ STATEFUL = {"sf": ["train.estimator=sf", "train.sf_baseline=ema", "train.sf_deca
 for name, overrides in STATEFUL.items():
     base = read(run(f"{name}-np1", 1, overrides)[0])
     for ranks, exchange in ((3, "true"), (3, "false"), (2, "false")):
-        run_dir, result = run(f"{name}-np{ranks}-shared-{exchange}", ranks, [*overrides, f"device.shared_memory={exchange}"])
+        run_dir, result = run(f"{name}-np{ranks}-shared-{exchange}", ranks,
+                              [*overrides, f"device.shared_memory={exchange}"])
         said = f"{ranks} rank(s) on cpu over mpi{', shared memory (one node)' if exchange == 'true' else ''} |"
         if said not in result.stdout:
-            failures.append(f"{name}: {ranks} ranks, device.shared_memory={exchange}: no '{said}' in {result.stdout[:300]}")
+            failures.append(f"{name}: {ranks} ranks, device.shared_memory={exchange}: "
+                            f"no '{said}' in {result.stdout[:300]}")
         state = read(run_dir)
         differ = [k for k in base if state.get(k) is None or state[k].tobytes() != base[k].tobytes()]
         failures += [f"{name}: {ranks} ranks, device.shared_memory={exchange}: {k} differs from 1 rank" for k in differ]

@@ -129,7 +129,8 @@ static void mpi_reduce_scatter(gsvae_comm *base, float *partials, const int *par
                   partial_counts[rank], count, shared->count);
     gsvae_node_window_sync(shared); /* every rank's partials written */
   } else {
-    int requests = gsvae_mpi_post_pieces(base, partials, partial_counts, count, shard_count, comm->inbox, comm->requests);
+    int requests =
+        gsvae_mpi_post_pieces(base, partials, partial_counts, count, shard_count, comm->inbox, comm->requests);
     mpiCheck(MPI_Waitall(requests, comm->requests, MPI_STATUSES_IGNORE));
   }
   if (total > 1 || first_mine != 0) gsvae_fold_in_order(partials + mine, comm->sources, total, 0, length);

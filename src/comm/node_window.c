@@ -47,7 +47,7 @@ void gsvae_node_window_create(gsvae_node_window *window, MPI_Comm comm, size_t c
   }
   window->mine = window->bases[rank];
   mpiCheck(MPI_Win_lock_all(MPI_MODE_NOCHECK, window->window));
-  if (common) { /* each rank zeroes the shard it will write (comm.h's shards), so that it first touches those pages */
+  if (common) { /* each rank zeroes the shard it will write (comm.h's), so that it first touches its pages */
     size_t start = gsvae_shard_start(count, size, rank);
     size_t end = rank + 1 == size ? count : gsvae_shard_start(count, size, rank + 1);
     memset(window->mine + start, 0, (end - start) * sizeof(float));
