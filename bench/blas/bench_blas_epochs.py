@@ -10,7 +10,8 @@ Writes a Markdown table.
 A build may carry settings for its runs, LABEL=GSVAE_BIN,key=value,... (device.precision=bf16, say).
 
 usage: bench_blas_epochs.py OUT.md LABEL=GSVAE_BIN[,key=value...]... [--reps 3] [--epochs 3] [--busy 0]
-       [--command TEXT] (the command line the table names, when a script ran this one)"""
+       [--command TEXT] (the command line the table names, when a script ran this one)
+       [--title TEXT] (the table's heading)"""
 import argparse
 import os
 import re
@@ -33,6 +34,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--busy", type=int, default=0)
     parser.add_argument("--command")
+    parser.add_argument("--title", default="gsvae on each BLAS library", help="the table's heading")
     args = parser.parse_args()
     builds = [b.split("=", 1) for b in args.builds]
     keys = {label: binary.split(",")[1:] for label, binary in builds}
@@ -59,7 +61,7 @@ def main():
     base = builds[0][0]
     cpu = open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].splitlines()[0].strip()
     lines = [
-        f"# gsvae on each BLAS library: {args.epochs} epoch(s) of the seed setup"
+        f"# {args.title}: {args.epochs} epoch(s) of the seed setup"
         + (f", {args.busy} busy loop(s) beside it" if args.busy else ""), "",
         "Command: `" + (args.command or f"bench/blas/bench_blas_epochs.sh --reps {args.reps} --epochs {args.epochs}"
                         + (f" --busy {args.busy}" if args.busy else "")) + "` (runs "

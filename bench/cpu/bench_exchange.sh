@@ -16,5 +16,6 @@ for ((i = 1; i <= $#; i++)); do [ "${!i}" = --epochs ] && { next=$((i + 1)); epo
 cpu=$(cpu_name)
 out=bench/cpu/results/exchange_epochs_${epochs}_${cpu}.md
 /usr/bin/python3 bench/blas/bench_blas_epochs.py "$out" messages=build/gsvae,device.shared_memory=false \
-  shared=build/gsvae --command "bench/cpu/bench_exchange.sh $*" --reps 5 "$@"
+  shared=build/gsvae --command "bench/cpu/bench_exchange.sh $*" \
+  --title "CPU ranks exchanging by MPI messages and in one node's shared memory" --reps 5 "$@"
 cat "$out"
