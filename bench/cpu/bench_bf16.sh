@@ -8,13 +8,7 @@
 #   bench/cpu/bench_bf16.sh [--epochs 3] [--reps 3]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-launch/install.sh --test
-launch/build.sh >/dev/null
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-epochs=3
-for ((i = 1; i <= $#; i++)); do [ "${!i}" = --epochs ] && { next=$((i + 1)); epochs=${!next}; }; done
-. bench/cpu/cpu_name.sh
-cpu=$(cpu_name)
+. bench/cpu/epochs_setup.sh "$@"
 out=bench/cpu/results/bf16_epochs_${epochs}_${cpu}.md
 floors=$(bench/blas/bench_blas.sh)
 # bf16 where gsvae takes it (src/cpu/blas_onednn.c: AVX512_BF16 or AMX); fp32 alone elsewhere

@@ -7,13 +7,7 @@
 #   bench/cpu/bench_exchange.sh [--epochs 3] [--reps 5]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-launch/install.sh --test
-launch/build.sh >/dev/null
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-epochs=3
-for ((i = 1; i <= $#; i++)); do [ "${!i}" = --epochs ] && { next=$((i + 1)); epochs=${!next}; }; done
-. bench/cpu/cpu_name.sh
-cpu=$(cpu_name)
+. bench/cpu/epochs_setup.sh "$@"
 out=bench/cpu/results/exchange_epochs_${epochs}_${cpu}.md
 /usr/bin/python3 bench/blas/bench_blas_epochs.py "$out" messages=build/gsvae,device.shared_memory=false \
   shared=build/gsvae --command "bench/cpu/bench_exchange.sh $*" \
