@@ -52,7 +52,7 @@ static void shard_layout(mpi_comm *comm, size_t shard_count, size_t end) {
   int size = comm->base.size;
   for (int q = 0; q < size; q++) {
     size_t start = gsvae_shard_start(shard_count, size, q);
-    size_t stop = q + 1 == size ? end : gsvae_shard_start(shard_count, size, q + 1);
+    size_t stop = gsvae_shard_end(shard_count, size, q, end);
     comm->starts[q] = int_count(start);
     comm->counts[q] = int_count(stop - start);
   }
@@ -68,7 +68,7 @@ int gsvae_mpi_post_pieces(const gsvae_comm *comm, const float *partials, const i
                           size_t shard_count, float *inbox, MPI_Request *requests) {
   int size = comm->size, rank = comm->rank, posted = 0, index = 0;
   size_t mine = gsvae_shard_start(shard_count, size, rank);
-  size_t length = (rank + 1 == size ? count : gsvae_shard_start(shard_count, size, rank + 1)) - mine;
+  size_t length = gsvae_shard_end(shard_count, size, rank, count) - mine;
   for (int q = 0; q < size; q++)
     for (int p = 0; p < partial_counts[q]; p++, index++)
       if (q != rank)
@@ -77,7 +77,7 @@ int gsvae_mpi_post_pieces(const gsvae_comm *comm, const float *partials, const i
   for (int q = 0; q < size; q++) {
     if (q == rank) continue;
     size_t start = gsvae_shard_start(shard_count, size, q);
-    size_t stop = q + 1 == size ? count : gsvae_shard_start(shard_count, size, q + 1);
+    size_t stop = gsvae_shard_end(shard_count, size, q, count);
     for (int p = 0; p < partial_counts[rank]; p++)
       mpiCheck(MPI_Isend(partials + (size_t)p * count + start, int_count(stop - start), MPI_FLOAT, q, p, comm->mpi,
                          &requests[posted++]));

@@ -49,7 +49,7 @@ void gsvae_node_window_create(gsvae_node_window *window, MPI_Comm comm, size_t c
   mpiCheck(MPI_Win_lock_all(MPI_MODE_NOCHECK, window->window));
   if (common) { /* each rank zeroes the shard it will write (comm.h's), so that it first touches its pages */
     size_t start = gsvae_shard_start(count, size, rank);
-    size_t end = rank + 1 == size ? count : gsvae_shard_start(count, size, rank + 1);
+    size_t end = gsvae_shard_end(count, size, rank, count);
     memset(window->mine + start, 0, (end - start) * sizeof(float));
   } else {
     memset(window->mine, 0, count * sizeof(float));

@@ -34,6 +34,12 @@ static inline size_t gsvae_shard_start(size_t count, int size, int rank) {
   return (size_t)((unsigned long long)rank * count / (unsigned long long)size) & ~(size_t)15;
 }
 
+/* Where rank r's shard ends: the next rank's start, or `end` for the last rank, whose shard also
+ * takes what lies past `count` (the metric slots after the parameters, where end > count). */
+static inline size_t gsvae_shard_end(size_t count, int size, int rank, size_t end) {
+  return rank + 1 >= size ? end : gsvae_shard_start(count, size, rank + 1);
+}
+
 /* The ordered fold of chunks' partials, the one sum whose bits do not depend on the ranks:
  * out[i] = ((sources[0][offset + i] + sources[1][offset + i]) + sources[2][offset + i]) + ... for
  * i < length, float adds in the sources' order. out may be sources[0] + offset. The MPI

@@ -19,7 +19,6 @@
 #include "cpu/threads.h"
 #include "core/noise.h"
 #include "cpu/noise_rows.h"
-#include "cpu/vector_math.h"
 #include "cpu/cpu_backend.h"
 
 /* What one thread needs to compute a chunk: the model's workspace and the chunk's rows and noise. */
@@ -54,21 +53,15 @@ typedef struct {
   long bad_streak;               /* non-finite steps in a row, across reads */
 } cpu_backend;
 
-/* This rank's shard [*start, *end) of a buffer of `count` floats (comm.h), all of it alone. */
-static void own_shard(const cpu_backend *backend, size_t count, size_t *start, size_t *end) {
-  int ranks = backend->comm ? backend->comm->size : 1, rank = backend->comm ? backend->comm->rank : 0;
-  *start = gsvae_shard_start(count, ranks, rank);
-  *end = rank + 1 == ranks ? count : gsvae_shard_start(count, ranks, rank + 1);
-}
-
 static void cpu_set_state(gsvae_backend *base, const float *params, const float *exp_avg, const float *exp_avg_sq) {
   cpu_backend *backend = (cpu_backend *)base;
   size_t bytes = backend->layout.param_count * sizeof(float);
   if (params && backend->shared_buffers) { /* one copy for the node: each rank writes its shard */
-    size_t start, end;
-    own_shard(backend, backend->layout.param_count, &start, &end);
+    gsvae_comm *comm = backend->comm;
+    size_t count = backend->layout.param_count, start = gsvae_shard_start(count, comm->size, comm->rank);
+    size_t end = gsvae_shard_end(count, comm->size, comm->rank, count);
     memcpy(backend->params + start, params + start, (end - start) * sizeof(float));
-    backend->comm->allgather(backend->comm, backend->params, backend->layout.param_count);
+    comm->allgather(comm, backend->params, count);
   } else if (params) {
     memcpy(backend->params, params, bytes);
   }
@@ -285,7 +278,7 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
   }
   /* This rank's shard of the summed gradients, the last one with the metric slots. */
   size_t start = gsvae_shard_start(params, ranks, rank);
-  size_t end = rank + 1 == ranks ? stride : gsvae_shard_start(params, ranks, rank + 1);
+  size_t end = gsvae_shard_end(params, ranks, rank, stride);
   const float *grads = backend->partials;
   /* [0]: ranks that saw a non-finite value; then the metric slots, from the last rank only, so
    * that their sum is exact in any order */
@@ -321,8 +314,7 @@ static void cpu_update(gsvae_backend *base, const gsvae_step *step) {
 static void cpu_read_metrics(gsvae_backend *base, gsvae_metric_read *read) {
   cpu_backend *backend = (cpu_backend *)base;
   *read = (gsvae_metric_read){.sums = backend->sums, .bad_streak = backend->bad_streak};
-  if (backend->layout.has_log_tau) /* the exp the step takes (model_math.c), so that the curve shows its tau */
-    gsvae_exp_array(backend->params + backend->layout.log_tau_offset, &read->tau, 1);
+  if (backend->layout.has_log_tau) read->tau = cpu_learned_tau(&backend->layout, backend->params);
   memset(&backend->sums, 0, sizeof backend->sums);
 }
 

@@ -59,10 +59,13 @@ gsvae_real cpu_bce_row(const gsvae_real *a, const gsvae_real *x, int dim, gsvae_
 }
 
 #ifndef GSVAE_REAL_DOUBLE
+void gsvae_exponential_from_uniform(float *values, uint32_t count) {
+  cpu_log_in_place(values, count);
+  for (uint32_t i = 0; i < count; i++) values[i] = -values[i];
+}
+
 void gsvae_gumbel_from_uniform(float *values, uint32_t count) {
-  for (int pass = 0; pass < 2; pass++) {
-    cpu_log_in_place(values, count);
-    for (uint32_t i = 0; i < count; i++) values[i] = -values[i];
-  }
+  gsvae_exponential_from_uniform(values, count);
+  gsvae_exponential_from_uniform(values, count);
 }
 #endif

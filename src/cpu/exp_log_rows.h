@@ -17,5 +17,7 @@ void cpu_log_in_place(gsvae_real *values, size_t count);
  * max(a,0) - x a + log(1 + exp(-|a|)); grad (if not NULL) gets sigmoid(a) - x. */
 gsvae_real cpu_bce_row(const gsvae_real *a, const gsvae_real *x, int dim, gsvae_real *grad);
 
+/* values[i] = -log(values[i]): uniforms in (0,1) to Exp(1) draws. */
+void gsvae_exponential_from_uniform(float *values, uint32_t count);
 /* values[i] = -log(-log(values[i])): uniforms in (0,1) to Gumbel draws, one sample's row. */
 void gsvae_gumbel_from_uniform(float *values, uint32_t count);

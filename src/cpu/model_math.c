@@ -535,6 +535,12 @@ static void latent_backward_inputs(void *context, size_t begin, size_t end) {
   if (begin == 0) task->grad_log_tau = grad_log_tau; /* whole only when one range ran: a learned tau */
 }
 
+gsvae_real cpu_learned_tau(const gsvae_layout *layout, const gsvae_real *params) {
+  gsvae_real tau = params[layout->log_tau_offset];
+  cpu_exp_in_place(&tau, 1);
+  return tau;
+}
+
 void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
                                 int batch, const gsvae_real *noise, const gsvae_estimator_settings *estimator,
                                 gsvae_real tau, const gsvae_real *gumbel_unrelaxed, bool accumulate, double *sums) {
@@ -547,10 +553,7 @@ void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsva
   bool score_function = estimator->kind == GSVAE_ESTIMATOR_SF;
   const cpu_estimator *latent = cpu_estimator_of(estimator->kind);
   size_t noise_width = gsvae_estimator_noise_width(estimator, width);
-  if (layout->has_log_tau) {
-    tau = params[layout->log_tau_offset];
-    cpu_exp_in_place(&tau, 1);
-  }
+  if (layout->has_log_tau) tau = cpu_learned_tau(layout, params);
   reserve_rows(model, rows);
 
   encoder_forward(model, params, x, batch);

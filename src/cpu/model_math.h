@@ -32,6 +32,7 @@ typedef struct cpu_model cpu_model;  /* activation workspace for up to max_batch
 #define cpu_model_create GSVAE_CPU(cpu_model_create)
 #define cpu_model_free GSVAE_CPU(cpu_model_free)
 #define cpu_model_forward_backward GSVAE_CPU(cpu_model_forward_backward)
+#define cpu_learned_tau GSVAE_CPU(cpu_learned_tau)
 #define cpu_model_unrelaxed_loss GSVAE_CPU(cpu_model_unrelaxed_loss)
 #define cpu_model_encode GSVAE_CPU(cpu_model_encode)
 #define cpu_model_decode GSVAE_CPU(cpu_model_decode)
@@ -63,6 +64,8 @@ void cpu_model_use_bf16_products(cpu_model *model);
 void cpu_model_forward_backward(cpu_model *model, const gsvae_real *params, gsvae_real *grads, const gsvae_real *x,
                                 int batch, const gsvae_real *noise, const gsvae_estimator_settings *estimator,
                                 gsvae_real tau, const gsvae_real *gumbel_unrelaxed, bool accumulate, double *sums);
+/* exp(log_tau) from params (layout->has_log_tau): the tau the step trains with, and its curve. */
+gsvae_real cpu_learned_tau(const gsvae_layout *layout, const gsvae_real *params);
 /* Unrelaxed loss only (test loss): adds sums[RELAXED]=total, [BCE], [KL], [SAMPLES]. */
 void cpu_model_unrelaxed_loss(cpu_model *model, const gsvae_real *params, const gsvae_real *x, int batch,
                               const gsvae_real *gumbel, double *sums);

@@ -1,6 +1,4 @@
-/* An estimator's noise row on the CPU (noise_rows.h). The Exp(1) draws' log is SLEEF's
- * deterministic one (vector_math.h), as the Gumbel transform's: the same bits on every x86-64. */
-#include "cpu/vector_math.h"
+/* An estimator's noise row on the CPU (noise_rows.h). */
 #include "cpu/noise_rows.h"
 
 void gsvae_estimator_fill_noise(float *row, const gsvae_estimator_settings *settings, uint32_t latent_width,
@@ -11,6 +9,5 @@ void gsvae_estimator_fill_noise(float *row, const gsvae_estimator_settings *sett
   if (exponentials == 0) return;
   float *draws = row + gumbels;
   gsvae_fill_uniform(draws, exponentials, seed, GSVAE_NOISE_GUMBEL_CONDITIONAL, step, sample);
-  gsvae_log_array(draws, draws, exponentials);
-  for (uint32_t i = 0; i < exponentials; i++) draws[i] = -draws[i];
+  gsvae_exponential_from_uniform(draws, exponentials);
 }

@@ -246,7 +246,7 @@ static void enqueue_update(cuda_backend *b, const gsvae_step *s) {
     gsvae_launch_fold(b->partials, b->partials, count, s->local_chunks, count, b->stream);
   }
   size_t start = gsvae_shard_start(params, ranks, rank);
-  size_t end = rank + 1 == ranks ? count : gsvae_shard_start(params, ranks, rank + 1);
+  size_t end = gsvae_shard_end(params, ranks, rank, count);
   size_t agreed_bytes = (1 + GSVAE_METRIC_SLOTS) * sizeof(float);
   cudaCheck(cudaMemsetAsync(b->agreed, 0, agreed_bytes, b->stream));
   gsvae_launch_check_finite(b->partials + start, end - start, b->agreed, b->stream);
@@ -606,7 +606,7 @@ static void cuda_attach_comm(gsvae_backend *backend, gsvae_comm *comm) {
   int chunks = b->config.train_deterministic ? b->config.train_reduce_chunks : comm->size;
   size_t params = b->layout.param_count, largest = 0;
   for (int q = 0; q < comm->size; q++) {
-    size_t end = q + 1 == comm->size ? b->reduce_count : gsvae_shard_start(params, comm->size, q + 1);
+    size_t end = gsvae_shard_end(params, comm->size, q, b->reduce_count);
     size_t length = end - gsvae_shard_start(params, comm->size, q);
     largest = length > largest ? length : largest;
   }

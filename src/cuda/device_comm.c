@@ -12,7 +12,7 @@
 void gsvae_device_comm_shard(const gsvae_comm *comm, int q, size_t shard_count, size_t end, size_t *start,
                              size_t *length) {
   *start = gsvae_shard_start(shard_count, comm->size, q);
-  *length = (q + 1 == comm->size ? end : gsvae_shard_start(shard_count, comm->size, q + 1)) - *start;
+  *length = gsvae_shard_end(shard_count, comm->size, q, end) - *start;
 }
 
 int gsvae_device_comm_stage_own(gsvae_device_comm *comm, const float *partials, const int *partial_counts,
