@@ -1,26 +1,14 @@
 #!/usr/bin/env bash
 # The seed step's matrix products through each well-kept BLAS Debian ships: OpenBLAS (its own pick
 # of kernels, and its Haswell and SkylakeX sets where the CPU runs them), BLIS and oneDNN; 1 and 2
-# threads, best of 5 x 100 steps each (bench/blas/bench_blas.c); and device.precision=bf16's products
-# (oneDNN matmul on bf16 operands) where the CPU has AVX512_BF16 or AMX. Installs libblis-dev and libdnnl-dev
-# when missing. `bench/blas/bench_blas.sh` prints a Markdown table.
+# threads, best of 5 x 100 steps each (bench/blas/bench_blas.c, compiled by build_benches.sh); and
+# device.precision=bf16's products (oneDNN matmul on bf16 operands) where the CPU has AVX512_BF16
+# or AMX. `bench/blas/bench_blas.sh` prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-missing=""
-for p in libopenblas-dev libblis-dev libdnnl-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cc -O2 -DBENCH_OPENBLAS bench/blas/bench_blas.c -o "$work/openblas" -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas
-cc -O2 -DBENCH_BLIS bench/blas/bench_blas.c -o "$work/blis" -I/usr/include/x86_64-linux-gnu -lblis
-cc -O2 -DBENCH_ONEDNN bench/blas/bench_blas.c -o "$work/onednn" -ldnnl
-cc -O2 -DBENCH_ONEDNN_BF16 bench/blas/bench_blas.c -o "$work/onednn_bf16" -ldnnl
+bench/blas/build_benches.sh "$work"
 flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
 echo

@@ -9,9 +9,15 @@ Writes a Markdown table.
 
 A build may carry settings for its runs, LABEL=GSVAE_BIN,key=value,... (device.precision=bf16, say).
 
+--floor DIR (bench/blas/build_benches.sh's binaries) also times the step's products alone through
+each library at the machine's thread count before the first run and after every run, and sets each
+run's step against the faster of the two floors around it: this host's speed drifts by tens of
+percent within a command, so a floor taken minutes away says little about a given run. Each run's
+epochs are set against its first too, beside how far the floor moved over the same run.
+
 usage: bench_blas_epochs.py OUT.md LABEL=GSVAE_BIN[,key=value...]... [--reps 3] [--epochs 3] [--busy 0]
        [--command TEXT] (the command line the table names, when a script ran this one)
-       [--title TEXT] (the table's heading)"""
+       [--title TEXT] (the table's heading) [--floor DIR]"""
 import argparse
 import os
 import re
@@ -24,6 +30,26 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from bench_cpu import run_gsvae  # noqa: E402
 
 CONFIGS = ((1, "one process (the quick start)"), (2, "2 MPI ranks"))
+FLOOR_LIBRARIES = ("openblas", "blis", "onednn")  # fp32; build_benches.sh's names
+STEPS_PER_EPOCH = 600  # the seed setup: 60000 images in batches of 100
+
+
+def products_floor(directory):
+    """The step's products alone (bench_blas.c: best of 5 x 100 steps) at every core's thread, through
+    the fastest library now: (ms, library)."""
+    threads = str(os.cpu_count())
+    times = {}
+    for library in FLOOR_LIBRARIES:
+        out = subprocess.run([os.path.join(directory, library), threads], capture_output=True, text=True, check=True,
+                             env={**environment, "OMP_NUM_THREADS": threads}).stdout
+        times[library] = float(re.search(r"([0-9.]+) ms per step", out).group(1))
+    fastest = min(times, key=times.get)
+    return times[fastest], fastest
+
+
+def largest_move(values, first):
+    """The largest |value / first - 1| over values."""
+    return max(abs(v / first - 1) for v in values)
 
 
 def main():
@@ -35,6 +61,7 @@ def main():
     parser.add_argument("--busy", type=int, default=0)
     parser.add_argument("--command")
     parser.add_argument("--title", default="gsvae on each BLAS library", help="the table's heading")
+    parser.add_argument("--floor", help="bench/blas/build_benches.sh's directory: floors around every run")
     args = parser.parse_args()
     builds = [b.split("=", 1) for b in args.builds]
     keys = {label: binary.split(",")[1:] for label, binary in builds}
@@ -44,6 +71,9 @@ def main():
             for label, binary in builds}  # the line BLAS alone: a CUDA build's cuBLAS line comes first
     # per (build, ranks): each repetition's mean epoch seconds, whole-run seconds, final test loss
     epoch, wall, test = ({(label, r): [] for label, _ in builds for r, _ in CONFIGS} for _ in range(3))
+    # per (build, ranks), with --floor: each run's (ms a step, floor before, floor after, epochs)
+    floored = {(label, r): [] for label, _ in builds for r, _ in CONFIGS}
+    floor = products_floor(args.floor) if args.floor else None
     for rep in range(args.reps):
         for ranks, _ in CONFIGS:
             for label, binary in builds:
@@ -56,6 +86,12 @@ def main():
                 epoch[label, ranks].append(statistics.mean(seconds))
                 wall[label, ranks].append(run_seconds)
                 test[label, ranks].append(loss)
+                if args.floor:
+                    before, floor = floor, products_floor(args.floor)
+                    floored[label, ranks].append((statistics.mean(seconds) / STEPS_PER_EPOCH * 1e3, before, floor,
+                                                  seconds))
+                    print(f"  floor {before[0]:.2f} ms ({before[1]}) before, {floor[0]:.2f} ms ({floor[1]}) after",
+                          flush=True)
                 print(f"rep {rep} {label} {ranks} rank(s): epochs " + ", ".join(f"{s:.1f}" for s in seconds) +
                       f" s, run {run_seconds:.1f} s", flush=True)
     base = builds[0][0]
@@ -80,15 +116,49 @@ def main():
             settings = " ".join(keys[label])
             lines.append(f"| {label} | {blas[label]}{' with ' + settings if settings else ''} | {what} | {statistics.median(epoch[key]):.2f} | "
                          f"{statistics.median(wall[key]):.1f} | {ratio(epoch):.3f} | {ratio(wall):.3f} | "
-                         f"{statistics.median(epoch[key]) / 600 * 1e3:.1f} | {statistics.median(test[key]):.2f} |")
+                         f"{statistics.median(epoch[key]) / STEPS_PER_EPOCH * 1e3:.1f} | {statistics.median(test[key]):.2f} |")
     lines += ["", "Per repetition (mean epoch seconds; whole run):", ""]
     for ranks, what in CONFIGS:
         for label, _ in builds:
             lines.append(f"- {label}, {what}: " + "; ".join(f"{e:.2f} ({w:.1f})" for e, w in
                                                               zip(epoch[label, ranks], wall[label, ranks])))
+    if args.floor:
+        lines += floor_table(builds, keys, floored)
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def floor_table(builds, keys, floored):
+    """Each run against the products floor taken just before and just after it, and its epochs
+    against its first."""
+    threads = os.cpu_count()
+    lines = [
+        "", f"Against the step's products alone at {threads} threads (`bench/blas/bench_blas.c` through OpenBLAS, "
+        "BLIS and oneDNN, the fastest of the three; fp32 products whatever the build), timed just before and just "
+        "after each run. Step / floor: the run's mean ms a step over the faster of its two floors. Epochs' move: "
+        "the largest |epoch / first epoch - 1| of the run; the floor's move: |after / before - 1|, the host's own "
+        "drift over the same minutes. Medians over the repetitions, the extremes in brackets.", "",
+        "| build | ranks | step / floor | runs within 1.25× | epochs' largest move from the first | floor's move |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    per_run = ["", "Per run (ms a step; floor before, after; epochs s):", ""]
+    for ranks, what in CONFIGS:
+        for label, _ in builds:
+            runs = floored[label, ranks]
+            ratios = [step / min(before[0], after[0]) for step, before, after, _ in runs]
+            epoch_moves = [largest_move(seconds, seconds[0]) for *_, seconds in runs]
+            floor_moves = [largest_move([after[0]], before[0]) for _, before, after, _ in runs]
+            settings = " ".join(keys[label])
+            lines.append(
+                f"| {label}{' (' + settings + ')' if settings else ''} | {what} | {statistics.median(ratios):.2f} "
+                f"({min(ratios):.2f}–{max(ratios):.2f}) | {sum(r <= 1.25 for r in ratios)} of {len(ratios)} | "
+                f"{statistics.median(epoch_moves):.1%} ({max(epoch_moves):.1%}) | "
+                f"{statistics.median(floor_moves):.1%} ({max(floor_moves):.1%}) |")
+            per_run.append(f"- {label}, {what}: " + "; ".join(
+                f"{step:.2f} ms ({before[0]:.2f} {before[1]}, {after[0]:.2f} {after[1]}; "
+                + ", ".join(f"{s:.1f}" for s in seconds) + ")" for step, before, after, seconds in runs))
+    return lines + per_run
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 # device.precision=bf16 against fp32 on this CPU, in one run: the step's products alone through
 # each library (bench/blas/bench_blas.sh, the bf16 row where the CPU has AVX512_BF16 or AMX), then
 # whole epochs of the seed setup with the default build, fp32 and (on such CPUs) bf16, one process and 2 ranks,
-# repetitions interleaved, medians and ratios to fp32 (bench/blas/bench_blas_epochs.py). Writes
+# repetitions interleaved, medians and ratios to fp32 (bench/blas/bench_blas_epochs.py), and each
+# run's step against the products floor timed just before and after it (its --floor). Writes
 # bench/cpu/results/bf16_epochs_<N>_<cpu>.md, <cpu> from /proc/cpuinfo's model name,
 # family and model.
 #   bench/cpu/bench_bf16.sh [--epochs 3] [--reps 3]
@@ -11,6 +12,9 @@ cd "$(dirname "$0")/../.."
 . bench/cpu/epochs_setup.sh "$@"
 out=bench/cpu/results/bf16_epochs_${epochs}_${cpu}.md
 floors=$(bench/blas/bench_blas.sh)
+benches=$(mktemp -d)
+trap 'rm -rf "$benches"' EXIT
+bench/blas/build_benches.sh "$benches"
 # bf16 where gsvae takes it (src/cpu/blas_onednn.c: AVX512_BF16 or AMX); fp32 alone elsewhere
 builds=(fp32=build/gsvae)
 flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
@@ -20,7 +24,8 @@ if [[ "$flags" == *" avx512_bf16 "* || "$flags" == *" amx_bf16 "* ]]; then
 else
   title="fp32 (this CPU has neither AVX512_BF16 nor AMX: no bf16 runs)"
 fi
-/usr/bin/python3 bench/blas/bench_blas_epochs.py "$out.epochs" "${builds[@]}" --command "bench/cpu/bench_bf16.sh $*" "$@"
+/usr/bin/python3 bench/blas/bench_blas_epochs.py "$out.epochs" "${builds[@]}" --command "bench/cpu/bench_bf16.sh $*" \
+  --floor "$benches" "$@"
 {
   echo "# $title: $epochs epoch(s) of the seed setup"
   echo
