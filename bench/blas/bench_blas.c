@@ -3,7 +3,7 @@
  * 100 steps. Built once per library by bench/blas/bench_blas.sh: -DBENCH_OPENBLAS, -DBENCH_BLIS,
  * -DBENCH_ONEDNN, or -DBENCH_ONEDNN_BF16 (device.precision=bf16's products: oneDNN's matmul on bf16
  * operands with float results, one primitive per shape made before the timing, as gsvae keeps
- * them). usage: bench_blas THREADS */
+ * them). usage: bench_blas THREADS [ROWS]: ROWS the batch (100), 50 for one of 2 ranks' share. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -106,30 +106,34 @@ static float *filled(size_t count, int period, float scale) {
 }
 
 int main(int argc, char **argv) {
-  enum { BATCH = 100, LAYERS = 6 };
+  enum { LAYERS = 6 };
   const int sizes[LAYERS + 1] = {784, 512, 256, 300, 256, 512, 784};
-  int threads = argc > 1 ? atoi(argv[1]) : 1;
+  int threads = argc > 1 ? atoi(argv[1]) : 1, rows = argc > 2 ? atoi(argv[2]) : 100;
+  if (threads < 1 || rows < 1) {
+    fprintf(stderr, "usage: bench_blas THREADS [ROWS], both positive\n");
+    return 2;
+  }
   set_threads(threads);
   float *weights[LAYERS], *activations[LAYERS + 1], *out = filled(784 * 784, 1, 0);
   for (int l = 0; l < LAYERS; l++) weights[l] = filled((size_t)sizes[l] * sizes[l + 1], 17, 0.01f);
-  for (int l = 0; l <= LAYERS; l++) activations[l] = filled((size_t)BATCH * sizes[l], 13, 0.1f);
+  for (int l = 0; l <= LAYERS; l++) activations[l] = filled((size_t)rows * sizes[l], 13, 0.1f);
   double best = 1e9;
   for (int run = 0; run < 5; run++) {
     double start = seconds();
     for (int step = 0; step < 100; step++) {
       for (int pass = 0; pass < 2; pass++)
         for (int l = 0; l < LAYERS; l++)
-          gemm(0, 1, BATCH, sizes[l + 1], sizes[l], activations[l], sizes[l], weights[l], sizes[l], out, sizes[l + 1]);
+          gemm(0, 1, rows, sizes[l + 1], sizes[l], activations[l], sizes[l], weights[l], sizes[l], out, sizes[l + 1]);
       for (int l = 0; l < LAYERS; l++) {
-        gemm(1, 0, sizes[l + 1], sizes[l], BATCH, activations[l + 1], sizes[l + 1], activations[l], sizes[l], out,
+        gemm(1, 0, sizes[l + 1], sizes[l], rows, activations[l + 1], sizes[l + 1], activations[l], sizes[l], out,
              sizes[l]);
         if (l > 0)
-          gemm(0, 0, BATCH, sizes[l], sizes[l + 1], activations[l + 1], sizes[l + 1], weights[l], sizes[l], out, sizes[l]);
+          gemm(0, 0, rows, sizes[l], sizes[l + 1], activations[l + 1], sizes[l + 1], weights[l], sizes[l], out, sizes[l]);
       }
     }
     double ms = (seconds() - start) / 100 * 1e3;
     if (ms < best) best = ms;
   }
-  printf("%s, %d thread(s): %.2f ms per step's products\n", library, threads, best);
+  printf("%s, %d thread(s), %d rows: %.2f ms per step's products\n", library, threads, rows, best);
   return 0;
 }
