@@ -9,6 +9,10 @@ Writes a Markdown table.
 
 A build may carry settings for its runs, LABEL=GSVAE_BIN,key=value,... (device.precision=bf16, say).
 
+--avx2 runs everything on the libraries' AVX2 code, as a CPU without AVX-512 would (AVX2_PATHS:
+oneDNN, OpenBLAS and BLIS capped at AVX2, glibc's AVX-512 variants hidden), OPENBLAS_CORETYPE
+included.
+
 --floor DIR (bench/blas/build_benches.sh's binaries) also times the step's products alone through
 each library at the machine's thread count before the first run and after every run, and sets each
 run's step against the faster of the two floors around it: this host's speed drifts by tens of
@@ -17,7 +21,7 @@ epochs are set against its first too, beside how far the floor moved over the sa
 
 usage: bench_blas_epochs.py OUT.md LABEL=GSVAE_BIN[,key=value...]... [--reps 3] [--epochs 3] [--busy 0]
        [--command TEXT] (the command line the table names, when a script ran this one)
-       [--title TEXT] (the table's heading) [--floor DIR]"""
+       [--title TEXT] (the table's heading) [--floor DIR] [--avx2]"""
 import argparse
 import os
 import re
@@ -31,6 +35,10 @@ from bench_cpu import run_gsvae  # noqa: E402
 
 CONFIGS = ((1, "one process (the quick start)"), (2, "2 MPI ranks"))
 FLOOR_LIBRARIES = ("openblas", "blis", "onednn")  # fp32; build_benches.sh's names
+# Each library's AVX2 kernels on any CPU: BLIS_ARCH_TYPE 3 is BLIS 0.9's haswell (BLIS_ARCH_DEBUG=1
+# prints the pick); glibc's AVX2 and FMA variants stay, only AVX-512 is hidden.
+AVX2_PATHS = {"ONEDNN_MAX_CPU_ISA": "AVX2", "OPENBLAS_CORETYPE": "Haswell", "BLIS_ARCH_TYPE": "3",
+              "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX512DQ,-AVX512BW,-AVX512VL"}
 STEPS_PER_EPOCH = 600  # the seed setup: 60000 images in batches of 100
 
 
@@ -62,7 +70,10 @@ def main():
     parser.add_argument("--command")
     parser.add_argument("--title", default="gsvae on each BLAS library", help="the table's heading")
     parser.add_argument("--floor", help="bench/blas/build_benches.sh's directory: floors around every run")
+    parser.add_argument("--avx2", action="store_true", help="the libraries' AVX2 code alone (AVX2_PATHS)")
     args = parser.parse_args()
+    if args.avx2:
+        environment.update(AVX2_PATHS)
     builds = [b.split("=", 1) for b in args.builds]
     keys = {label: binary.split(",")[1:] for label, binary in builds}
     builds = [(label, binary.split(",")[0]) for label, binary in builds]
@@ -86,14 +97,14 @@ def main():
                 epoch[label, ranks].append(statistics.mean(seconds))
                 wall[label, ranks].append(run_seconds)
                 test[label, ranks].append(loss)
+                print(f"rep {rep} {label} {ranks} rank(s): epochs " + ", ".join(f"{s:.1f}" for s in seconds) +
+                      f" s, run {run_seconds:.1f} s", flush=True)
                 if args.floor:
                     before, floor = floor, products_floor(args.floor)
                     floored[label, ranks].append((statistics.mean(seconds) / STEPS_PER_EPOCH * 1e3, before, floor,
                                                   seconds))
                     print(f"  floor {before[0]:.2f} ms ({before[1]}) before, {floor[0]:.2f} ms ({floor[1]}) after",
                           flush=True)
-                print(f"rep {rep} {label} {ranks} rank(s): epochs " + ", ".join(f"{s:.1f}" for s in seconds) +
-                      f" s, run {run_seconds:.1f} s", flush=True)
     base = builds[0][0]
     cpu = open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].splitlines()[0].strip()
     lines = [
@@ -101,7 +112,9 @@ def main():
         + (f", {args.busy} busy loop(s) beside it" if args.busy else ""), "",
         "Command: `" + (args.command or f"bench/blas/bench_blas_epochs.sh --reps {args.reps} --epochs {args.epochs}"
                         + (f" --busy {args.busy}" if args.busy else "")) + "` (runs "
-        f"`bench/blas/bench_blas_epochs.py`), {os.cpu_count()} cores ({cpu}), OPENBLAS_CORETYPE unset, {args.reps} "
+        f"`bench/blas/bench_blas_epochs.py`), {os.cpu_count()} cores ({cpu}), "
+        + (" ".join(f"{k}={v}" for k, v in AVX2_PATHS.items()) if args.avx2 else "OPENBLAS_CORETYPE unset")
+        + f", {args.reps} "
         "repetitions interleaved over the builds, medians. Epoch = training steps only, the mean of the run's epochs; "
         "whole run = process start to exit, data loading and the test pass after every epoch included. Ratios: "
         f"this build's time / {base}'s in the same repetition, median over the repetitions.", "",
