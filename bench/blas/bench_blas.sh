@@ -3,12 +3,17 @@
 # of kernels, and its Haswell and SkylakeX sets where the CPU runs them), BLIS and oneDNN; 1 and 2
 # threads, best of 5 x 100 steps each (bench/blas/bench_blas.c, compiled by build_benches.sh); and
 # device.precision=bf16's products (oneDNN matmul on bf16 operands) where the CPU has AVX512_BF16
-# or AMX. `bench/blas/bench_blas.sh` prints a Markdown table.
+# or AMX. `bench/blas/bench_blas.sh [DIR]` prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-bench/blas/build_benches.sh "$work"
+# DIR: binaries build_benches.sh has already compiled there; else they are compiled for this run
+if [ $# -ge 1 ]; then
+  work=$1
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  bench/blas/build_benches.sh "$work"
+fi
 flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
 echo

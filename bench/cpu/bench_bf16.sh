@@ -15,16 +15,16 @@ cd "$(dirname "$0")/../.."
 avx2=0 suffix=""
 for argument in "$@"; do if [ "$argument" = --avx2 ]; then avx2=1 suffix=_avx2; fi; done
 out=bench/cpu/results/bf16_epochs_${epochs}_${cpu}${suffix}.md
+benches=$(mktemp -d)
+trap 'rm -rf "$benches"' EXIT
+bench/blas/build_benches.sh "$benches"
 if [ $avx2 = 1 ]; then # bench_blas.sh's table names each library's own pick: the floors below alone
   floors="The products floors are timed around every run below, on the AVX2 kernels alone."
 else
   floors="First the step's products alone (\`bench/blas/bench_blas.sh\`, best of 5 x 100 steps):
 
-$(bench/blas/bench_blas.sh)"
+$(bench/blas/bench_blas.sh "$benches")"
 fi
-benches=$(mktemp -d)
-trap 'rm -rf "$benches"' EXIT
-bench/blas/build_benches.sh "$benches"
 # bf16 where gsvae takes it (src/cpu/blas_onednn.c: AVX512_BF16 or AMX); fp32 alone elsewhere
 builds=(fp32=build/gsvae)
 flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
